@@ -22,6 +22,11 @@ _mg_ensure_node() {
   fi
   local dir="$MODELGATE_CACHE/node-$MODELGATE_NODE_VERSION"
   if [ ! -x "$dir/bin/node" ]; then
+    mkdir -p "$MODELGATE_CACHE"
+    exec 8>"$MODELGATE_CACHE/node-install.lock"
+    flock 8
+  fi
+  if [ ! -x "$dir/bin/node" ]; then
     _mg_log "installing Node $MODELGATE_NODE_VERSION into $dir (from the npm registry)"
     local tmp
     tmp="$(mktemp -d)"
@@ -46,11 +51,20 @@ _mg_ensure_deps() {
   local stamp="$MODELGATE_ROOT/node_modules/.modelgate-lock"
   local want
   want="$(node -p "process.version")-$(sha256sum "$MODELGATE_ROOT/package-lock.json" | cut -c1-16)"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    _mg_log "installing npm dependencies (npm ci)"
-    (cd "$MODELGATE_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
-    printf '%s' "$want" >"$stamp"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
   fi
+  # Several processes may start at once (parallel scripts): one installs,
+  # the others wait for it and then find the stamp.
+  mkdir -p "$MODELGATE_CACHE"
+  (
+    flock 9
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+      _mg_log "installing npm dependencies (npm ci)"
+      cd "$MODELGATE_ROOT" && npm ci --no-audit --no-fund --loglevel=error
+      printf '%s' "$want" >"$stamp"
+    fi
+  ) 9>"$MODELGATE_CACHE/npm-ci.lock"
 }
 
 _mg_ensure_node

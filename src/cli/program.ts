@@ -1,0 +1,107 @@
+/**
+ * `modelgate`: the webhook server and the same checks for people and
+ * pipelines. Commands, flags, exit codes and --json keys are a contract
+ * (docs/cli.md): change them only on purpose.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '../config.ts';
+import { EXIT, UsageError } from './io.ts';
+import { lintCommand } from './lint.ts';
+import { reviewCommand } from './review.ts';
+import { serveCommand } from './serve.ts';
+import { verifyCommand } from './verify.ts';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command('modelgate')
+    .description('Keeps unverified ML models out of a Kubernetes cluster.')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const unmatched = () =>
+    new Option('--unmatched <action>', 'what to do with a model reference that no policy governs').choices([
+      'allow',
+      'warn',
+      'deny',
+    ]);
+
+  program
+    .command('serve')
+    .description('run the admission webhook (HTTPS)')
+    .option('--policy-file <file>', 'ModelPolicy YAML (repeatable)', collect)
+    .option('--host <host>', 'address to listen on', '0.0.0.0')
+    .option('--port <n>', 'port to listen on', '8443')
+    .option('--tls-cert <file>', 'serving certificate (PEM); a self-signed one is generated when absent')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .addOption(unmatched().default('deny'))
+    .option('--deadline-ms <ms>', 'verification deadline per admission, below the webhook timeout', '8000')
+    .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', String(8 * 1024 * 1024))
+    .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector (repeatable)', collect)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .action(async (flags) => {
+      await serveCommand(flags);
+    });
+
+  program
+    .command('review')
+    .description('decide one AdmissionReview read on stdin; print the response on stdout')
+    .requiredOption('--policy-file <file>', 'ModelPolicy YAML (repeatable)', collect)
+    .addOption(unmatched().default('deny'))
+    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector (repeatable)', collect)
+    .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option('--deadline-ms <ms>', 'verification deadline', '8000')
+    .action(async (flags) => {
+      process.exitCode = await reviewCommand(flags);
+    });
+
+  program
+    .command('verify')
+    .description('decide one model reference as if a pod in --namespace named it')
+    .argument('<reference>', 'model reference, e.g. registry.example.com/models/m@sha256:...')
+    .requiredOption('--policy-file <file>', 'ModelPolicy YAML (repeatable)', collect)
+    .option('--namespace <ns>', 'namespace of the imagined pod', 'default')
+    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector (repeatable)', collect)
+    .addOption(unmatched().default('deny'))
+    .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option('--deadline-ms <ms>', 'verification deadline', '30000')
+    .option('--json', 'print the verdict as JSON')
+    .action(async (reference: string, flags) => {
+      process.exitCode = await verifyCommand(reference, flags);
+    });
+
+  const policy = program.command('policy').description('work with ModelPolicy files');
+  policy
+    .command('lint')
+    .description('validate ModelPolicy files; every error with its path')
+    .argument('<files...>', 'ModelPolicy YAML files')
+    .option('--json', 'print the errors as JSON')
+    .action((files: string[], flags: { json?: boolean }) => {
+      process.exitCode = lintCommand(files, flags);
+    });
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version are not errors; everything else commander rejects is usage.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`modelgate: ${err.message}\n`);
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`modelgate: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.INTERNAL;
+  }
+}
+

@@ -1,0 +1,35 @@
+import { admissionResponse, parseAdmissionReview } from '../admission/review.ts';
+import { EXIT, readStdin, UsageError } from './io.ts';
+import { type EngineFlags, engineFromFlags } from './setup.ts';
+
+const MAX_INPUT = 64 * 1024 * 1024;
+
+/**
+ * `modelgate review < review.json`: the webhook's answer without a server.
+ * 0 when a response was printed (allowed or not), 2 for unreadable input.
+ */
+export async function reviewCommand(flags: EngineFlags): Promise<number> {
+  const engine = engineFromFlags(flags);
+  let body: unknown;
+  try {
+    body = JSON.parse(await readStdin(MAX_INPUT));
+  } catch (err) {
+    throw new UsageError(`stdin is not a JSON AdmissionReview: ${(err as Error).message}`);
+  }
+  const parsed = parseAdmissionReview(body);
+  if (!parsed.ok) {
+    if (parsed.uid === undefined) throw new UsageError(`not an AdmissionReview: ${parsed.error}`);
+    const denial = {
+      allowed: false,
+      status: 400,
+      message: `REQUEST_INVALID: ${parsed.error}`,
+      warnings: [],
+      findings: [],
+    };
+    process.stdout.write(`${JSON.stringify(admissionResponse(parsed.uid, denial))}\n`);
+    return EXIT.OK;
+  }
+  const decision = await engine.review(parsed.request);
+  process.stdout.write(`${JSON.stringify(admissionResponse(parsed.request.uid, decision))}\n`);
+  return EXIT.OK;
+}

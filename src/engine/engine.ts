@@ -1,0 +1,306 @@
+import type { CompiledPolicy } from '../policy/compile.ts';
+import type { PolicyError } from '../policy/validate.ts';
+import {
+  formatReference,
+  type ModelReference,
+  parseReference,
+  repositoryOf,
+} from '../reference/reference.ts';
+import { type ExtractedReference, extractModelReferences } from '../workload/extract.ts';
+import { type GroupVersionKind, podTemplatesOf } from '../workload/podspecs.ts';
+import type { Decision, Finding, PolicyMode } from './decision.ts';
+import { decide } from './message.ts';
+import { REASON_FIX, type ReasonCode } from './reasons.ts';
+
+export type UnmatchedAction = 'allow' | 'warn' | 'deny';
+
+/** What the API server sent, as far as the engine cares. */
+export interface AdmittedObject {
+  readonly uid?: string;
+  readonly kind: GroupVersionKind;
+  readonly subResource?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly operation: string;
+  readonly object: unknown;
+}
+
+/** A policy that failed validation. It is never applied, but the references it names are refused. */
+export interface InvalidPolicy {
+  readonly name: string;
+  readonly errors: readonly PolicyError[];
+  /** Its model globs, when those at least compiled. */
+  governs?(repository: string): boolean;
+}
+
+export interface PolicySnapshot {
+  readonly policies: readonly CompiledPolicy[];
+  readonly invalid: readonly InvalidPolicy[];
+}
+
+/** A finding before it is placed (reference, field path, mode are the engine's to add). */
+export interface CheckFailure {
+  readonly code: ReasonCode;
+  readonly message: string;
+}
+
+/** The outcome of verifying one model against one policy. `report` is shown by `modelgate verify`. */
+export interface CheckOutcome {
+  readonly failures: readonly CheckFailure[];
+  readonly report?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Verification that needs the registry: resolve, gather evidence, check it.
+ * The engine calls it only for a reference that a policy governs, and only
+ * once the offline checks of that policy passed.
+ */
+export interface ModelVerifier {
+  verify(ref: ModelReference, policy: CompiledPolicy, signal: AbortSignal): Promise<CheckOutcome>;
+}
+
+export interface EngineOptions {
+  readonly unmatched: UnmatchedAction;
+  /** Overall verification deadline for one admission request. */
+  readonly deadlineMs: number;
+  readonly policies: () => PolicySnapshot;
+  /** Labels of a namespace, or undefined when unknown (selectors then apply: fail closed). */
+  readonly namespaceLabels: (namespace: string) => Readonly<Record<string, string>> | undefined;
+  readonly verifier: ModelVerifier;
+}
+
+/** The result of deciding one model reference, for `modelgate verify`. */
+export interface ReferenceVerdict {
+  readonly reference: string;
+  readonly normalized?: string;
+  readonly allowed: boolean;
+  readonly findings: readonly Finding[];
+  readonly policies: readonly { readonly name: string; readonly mode: PolicyMode; readonly report?: unknown }[];
+}
+
+const MAX_REFERENCES_PER_OBJECT = 256;
+
+export class Engine {
+  readonly #opts: EngineOptions;
+
+  constructor(opts: EngineOptions) {
+    this.#opts = opts;
+  }
+
+  /** Decides one admission request. Never throws: an internal failure is a coded denial. */
+  async review(req: AdmittedObject, signal?: AbortSignal): Promise<Decision> {
+    try {
+      return await this.#review(req, signal);
+    } catch (err) {
+      const f = place(
+        { code: 'INTERNAL_ERROR', message: `internal error: ${(err as Error)?.message ?? String(err)}` },
+        '-',
+        '-',
+        undefined,
+        'Enforce',
+      );
+      return decide([f], describe(req));
+    }
+  }
+
+  async #review(req: AdmittedObject, outer?: AbortSignal): Promise<Decision> {
+    const what = describe(req);
+    const invalid = (message: string) =>
+      decide([place({ code: 'REQUEST_INVALID', message }, '-', 'request', undefined, 'Enforce')], what);
+
+    // Deletes and connects carry no pod spec to judge.
+    if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return decide([], what);
+    const templates = podTemplatesOf(req.kind, req.object, req.subResource);
+    if (!templates.ok) return invalid(templates.error);
+    if (templates.templates.length === 0) return decide([], what);
+
+    const namespace = req.namespace ?? '';
+    const labels = this.#opts.namespaceLabels(namespace);
+    const snapshot = this.#opts.policies();
+    const applicable = snapshot.policies.filter((p) => p.appliesToNamespace(namespace, labels));
+    const isModelImage = (image: string) => {
+      const parsed = parseReference(image);
+      if (!parsed.ok) return false;
+      const repo = repositoryOf(parsed.ref);
+      return applicable.some((p) => p.governs(repo)) || snapshot.invalid.some((p) => p.governs?.(repo));
+    };
+
+    const extracted: ExtractedReference[] = [];
+    for (const t of templates.templates) {
+      const found = extractModelReferences(t, isModelImage);
+      extracted.push(...found.references);
+      if (found.truncated) return invalid(found.message);
+      if (extracted.length > MAX_REFERENCES_PER_OBJECT) {
+        return invalid(`more than ${MAX_REFERENCES_PER_OBJECT} model references in one object`);
+      }
+    }
+    const findings = await this.#judge(extracted, applicable, snapshot, outer);
+    return decide(findings, what);
+  }
+
+  /** Decides one reference as if a pod in `namespace` named it (the CLI's `verify`). */
+  async verifyReference(raw: string, namespace: string, signal?: AbortSignal): Promise<ReferenceVerdict> {
+    const labels = this.#opts.namespaceLabels(namespace);
+    const snapshot = this.#opts.policies();
+    const applicable = snapshot.policies.filter((p) => p.appliesToNamespace(namespace, labels));
+    const reports: { name: string; mode: PolicyMode; report?: unknown }[] = [];
+    const findings = await this.#judge(
+      [{ raw, fieldPath: 'argument', source: 'argument' }],
+      applicable,
+      snapshot,
+      signal,
+      reports,
+    );
+    const parsed = parseReference(raw);
+    return {
+      reference: raw,
+      ...(parsed.ok ? { normalized: formatReference(parsed.ref) } : {}),
+      allowed: decide(findings, 'reference').allowed,
+      findings,
+      policies: reports,
+    };
+  }
+
+  async #judge(
+    refs: readonly ExtractedReference[],
+    applicable: readonly CompiledPolicy[],
+    snapshot: PolicySnapshot,
+    outer: AbortSignal | undefined,
+    reports?: { name: string; mode: PolicyMode; report?: unknown }[],
+  ): Promise<Finding[]> {
+    const findings: Finding[] = [];
+    const jobs: { ref: ModelReference; e: ExtractedReference; policy: CompiledPolicy }[] = [];
+
+    for (const e of refs) {
+      const parsed = parseReference(e.raw);
+      if (!parsed.ok) {
+        findings.push(place({ code: 'REFERENCE_INVALID', message: parsed.error }, e.raw, e.fieldPath, undefined, 'Enforce'));
+        continue;
+      }
+      const ref = parsed.ref;
+      const repo = repositoryOf(ref);
+      for (const bad of snapshot.invalid) {
+        if (bad.governs?.(repo) ?? false) {
+          const first = bad.errors[0];
+          const detail = first ? `${first.path}: ${first.message}` : 'invalid';
+          findings.push(
+            place(
+              { code: 'POLICY_INVALID', message: `policy ${bad.name} that governs this model is invalid (${detail})` },
+              e.raw,
+              e.fieldPath,
+              bad.name,
+              'Enforce',
+            ),
+          );
+        }
+      }
+      const governing = applicable.filter((p) => p.governs(repo));
+      if (governing.length === 0) {
+        const action = this.#opts.unmatched;
+        if (action !== 'allow') {
+          findings.push(
+            place(
+              { code: 'MODEL_UNGOVERNED', message: `no ModelPolicy governs ${repo}` },
+              e.raw,
+              e.fieldPath,
+              undefined,
+              action === 'deny' ? 'Enforce' : 'Warn',
+            ),
+          );
+        }
+        continue;
+      }
+      for (const policy of governing) {
+        if (policy.requireDigest && ref.digest === undefined) {
+          findings.push(
+            place(
+              {
+                code: 'DIGEST_REQUIRED',
+                message: `${formatReference(ref)} is not pinned by digest; a tag can be moved to other content after admission`,
+              },
+              e.raw,
+              e.fieldPath,
+              policy.name,
+              policy.mode,
+            ),
+          );
+          reports?.push({ name: policy.name, mode: policy.mode });
+          continue;
+        }
+        jobs.push({ ref, e, policy });
+      }
+    }
+    if (jobs.length === 0) return findings;
+
+    // One deadline for the whole request: whatever is unfinished then is refused.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineError(this.#opts.deadlineMs)), this.#opts.deadlineMs);
+    const onOuterAbort = () => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const deadline = new Promise<'deadline'>((resolve) => {
+      controller.signal.addEventListener('abort', () => resolve('deadline'), { once: true });
+    });
+    try {
+      const outcomes = await Promise.all(
+        jobs.map(async (job) => {
+          const run = this.#opts.verifier.verify(job.ref, job.policy, controller.signal).catch(
+            (err: unknown): CheckOutcome => ({
+              failures: [
+                controller.signal.aborted
+                  ? deadlineFailure(this.#opts.deadlineMs)
+                  : { code: 'INTERNAL_ERROR', message: `verification failed: ${(err as Error)?.message ?? err}` },
+              ],
+            }),
+          );
+          const r = await Promise.race([run, deadline]);
+          return r === 'deadline' ? { failures: [deadlineFailure(this.#opts.deadlineMs)] } : r;
+        }),
+      );
+      outcomes.forEach((o, i) => {
+        const job = jobs[i]!;
+        for (const f of o.failures) findings.push(place(f, job.e.raw, job.e.fieldPath, job.policy.name, job.policy.mode));
+        reports?.push({ name: job.policy.name, mode: job.policy.mode, ...(o.report ? { report: o.report } : {}) });
+      });
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+      if (!controller.signal.aborted) controller.abort(new Error('request decided'));
+    }
+    return findings;
+  }
+}
+
+class DeadlineError extends Error {
+  constructor(ms: number) {
+    super(`verification deadline of ${ms} ms exceeded`);
+    this.name = 'DeadlineError';
+  }
+}
+
+function deadlineFailure(ms: number): CheckFailure {
+  return { code: 'DEADLINE_EXCEEDED', message: `verification did not finish within the ${ms} ms deadline` };
+}
+
+function place(
+  f: CheckFailure,
+  reference: string,
+  fieldPath: string,
+  policy: string | undefined,
+  mode: PolicyMode,
+): Finding {
+  return {
+    code: f.code,
+    message: f.message,
+    fix: REASON_FIX[f.code],
+    reference,
+    fieldPath,
+    mode,
+    ...(policy !== undefined ? { policy } : {}),
+  };
+}
+
+function describe(req: AdmittedObject): string {
+  const name = req.name ? ` ${req.namespace ? `${req.namespace}/` : ''}${req.name}` : '';
+  const sub = req.subResource ? `/${req.subResource}` : '';
+  return `${req.kind.kind}${sub}${name}`;
+}

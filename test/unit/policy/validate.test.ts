@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { compilePolicy } from '../../../src/policy/compile.ts';
+import { parsePolicyYaml } from '../../../src/policy/load.ts';
+import { validateModelPolicy } from '../../../src/policy/validate.ts';
+
+const fixture = (name: string) => readFileSync(new URL(`../../fixtures/policy/${name}`, import.meta.url), 'utf8');
+
+describe('validateModelPolicy', () => {
+  it('accepts the example policies and fills in defaults', () => {
+    const { policies, errors } = parsePolicyYaml(readFileSync('examples/policies.yaml', 'utf8'), 'examples');
+    expect(errors).toEqual([]);
+    expect(policies.map((p) => p.metadata.name)).toEqual(['production-models', 'research-models']);
+    const research = policies[1]!;
+    expect(research.spec.mode).toBe('Warn');
+    const prod = policies[0]!;
+    expect(prod.spec.signatures?.threshold).toBe(1);
+    expect(prod.spec.mlbom).toEqual({ required: true, requireHashMatch: true });
+  });
+
+  it('defaults mode to Enforce and requireDigest to true', () => {
+    const v = validateModelPolicy({
+      apiVersion: 'modelgate.dev/v1alpha1',
+      kind: 'ModelPolicy',
+      metadata: { name: 'p' },
+      spec: { models: ['r.example/**'] },
+    });
+    expect(v.ok && v.policy.spec).toEqual({ models: ['r.example/**'], mode: 'Enforce', requireDigest: true });
+  });
+
+  const docs = parseAllDocuments(fixture('invalid.yaml')).map((d) => d.toJS() as Record<string, any>);
+  it.each(docs.map((d) => [d.metadata.name as string, d] as const))('reports every error of %s', (_name, doc) => {
+    const v = validateModelPolicy(doc);
+    expect(v.ok).toBe(false);
+    if (v.ok) return;
+    const expected = (doc.metadata.annotations.expect as string).split(' ').sort();
+    expect([...new Set(v.errors.map((e) => e.path))].sort()).toEqual(expected);
+    for (const e of v.errors) expect(e.message.length).toBeGreaterThan(3);
+  });
+
+  it('names allowed values for an enum field', () => {
+    const v = validateModelPolicy({
+      apiVersion: 'modelgate.dev/v1alpha1',
+      kind: 'ModelPolicy',
+      metadata: { name: 'p' },
+      spec: { models: ['r.example/**'], mode: 'enforce' },
+    });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.errors).toContainEqual({ path: 'spec.mode', message: 'must be one of: Enforce, Warn, Audit' });
+  });
+
+  it('never throws and never accepts junk', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const v = validateModelPolicy(value);
+        expect(v.ok).toBe(false);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('never throws on junk specs', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('mode', 'models', 'signatures', 'formats', 'match', 'mlbom'), fc.jsonValue()), (spec) => {
+        validateModelPolicy({ apiVersion: 'modelgate.dev/v1alpha1', kind: 'ModelPolicy', metadata: { name: 'p' }, spec });
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('reports YAML syntax errors and duplicate-free multi-document files', () => {
+    const r = parsePolicyYaml('a: [unclosed\n', 'bad.yaml');
+    expect(r.policies).toEqual([]);
+    expect(r.errors[0]?.source).toBe('bad.yaml#0');
+    expect(r.errors[0]?.errors[0]?.message).toMatch(/^YAML:/);
+  });
+});
+
+describe('compilePolicy', () => {
+  const compile = (spec: Record<string, unknown>) => {
+    const v = validateModelPolicy({ apiVersion: 'modelgate.dev/v1alpha1', kind: 'ModelPolicy', metadata: { name: 'p' }, spec });
+    if (!v.ok) throw new Error(JSON.stringify(v.errors));
+    return compilePolicy(v.policy);
+  };
+
+  it('matches namespaces by glob and selector; unknown labels apply the policy (fail closed)', () => {
+    const p = compile({
+      models: ['r.example/m/**'],
+      match: { namespaces: ['prod-*', 'ml'], namespaceSelector: { matchLabels: { env: 'prod' } } },
+    });
+    expect(p.appliesToNamespace('prod-a', { env: 'prod' })).toBe(true);
+    expect(p.appliesToNamespace('prod-a', { env: 'dev' })).toBe(false);
+    expect(p.appliesToNamespace('dev', { env: 'prod' })).toBe(false);
+    expect(p.appliesToNamespace('ml', undefined)).toBe(true);
+  });
+
+  it('evaluates matchExpressions', () => {
+    const p = compile({
+      models: ['r.example/m/**'],
+      match: {
+        namespaceSelector: {
+          matchExpressions: [
+            { key: 'tier', operator: 'In', values: ['gold', 'silver'] },
+            { key: 'sandbox', operator: 'DoesNotExist' },
+          ],
+        },
+      },
+    });
+    expect(p.appliesToNamespace('a', { tier: 'gold' })).toBe(true);
+    expect(p.appliesToNamespace('a', { tier: 'bronze' })).toBe(false);
+    expect(p.appliesToNamespace('a', { tier: 'gold', sandbox: '' })).toBe(false);
+  });
+
+  it('denies pickle and pytorch-zip by default, and nothing else', () => {
+    const p = compile({ models: ['r.example/**'] });
+    expect([...p.deniedFormats].sort()).toEqual(['pickle', 'pytorch-zip']);
+    expect(p.allowedFormats).toBeUndefined();
+    const q = compile({ models: ['r.example/**'], formats: { allow: ['safetensors'] } });
+    expect(q.deniedFormats.size).toBe(0);
+    expect([...(q.allowedFormats ?? [])]).toEqual(['safetensors']);
+  });
+
+  it('keys cache entries by uid and generation; a local policy uid changes with its spec', () => {
+    const a = compile({ models: ['r.example/**'] });
+    const b = compile({ models: ['r.example/**'], requireDigest: false });
+    expect(a.uid).not.toBe(b.uid);
+    expect(a.generation).toBe(1);
+    expect(a.governs('r.example/x/y')).toBe(true);
+    expect(a.governs('other.example/x')).toBe(false);
+  });
+});
