@@ -41,7 +41,8 @@ export function parseUnmatched(v: string): UnmatchedAction {
 }
 
 export function parsePositiveInt(flag: string, v: string, max: number): number {
-  if (!/^\d+$/.test(v)) throw new ConfigError(`${flag} must be a positive integer (got ${JSON.stringify(v)})`);
+  if (!/^\d+$/.test(v))
+    throw new ConfigError(`${flag} must be a positive integer (got ${JSON.stringify(v)})`);
   const n = Number(v);
   if (n < 1 || n > max) throw new ConfigError(`${flag} must be between 1 and ${max} (got ${n})`);
   return n;
@@ -52,10 +53,14 @@ export function parseNamespaceLabels(values: readonly string[]): Record<string, 
   const out: Record<string, Record<string, string>> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`--namespace-labels takes NS=key=value,key=value (got ${JSON.stringify(v)})`);
+    if (eq <= 0)
+      throw new ConfigError(`--namespace-labels takes NS=key=value,key=value (got ${JSON.stringify(v)})`);
     const ns = v.slice(0, eq);
     const labels: Record<string, string> = {};
-    for (const pair of v.slice(eq + 1).split(',').filter(Boolean)) {
+    for (const pair of v
+      .slice(eq + 1)
+      .split(',')
+      .filter(Boolean)) {
       const i = pair.indexOf('=');
       if (i <= 0) throw new ConfigError(`--namespace-labels: ${JSON.stringify(pair)} is not key=value`);
       labels[pair.slice(0, i)] = pair.slice(i + 1);
@@ -88,14 +93,20 @@ export interface ServeFlags {
   logLevel?: string;
 }
 
-export function serveConfig(flags: ServeFlags, env: Readonly<Record<string, string | undefined>>): ServeConfig {
+export function serveConfig(
+  flags: ServeFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): ServeConfig {
   const policyFiles = flags.policyFile ?? [];
   if (policyFiles.length === 0) throw new ConfigError('serve needs at least one --policy-file');
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     throw new ConfigError('--tls-cert and --tls-key go together');
   }
   const logLevel = flags.logLevel ?? env.MODELGATE_LOG_LEVEL ?? DEFAULTS.logLevel;
-  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`log level ${JSON.stringify(logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
+  if (!LOG_LEVELS.has(logLevel))
+    throw new ConfigError(
+      `log level ${JSON.stringify(logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`,
+    );
   return Object.freeze({
     policyFiles: Object.freeze([...policyFiles]),
     host: flags.host ?? DEFAULTS.host,
@@ -104,7 +115,9 @@ export function serveConfig(flags: ServeFlags, env: Readonly<Record<string, stri
     ...(flags.tlsKey !== undefined ? { tlsKeyFile: flags.tlsKey } : {}),
     unmatched: flags.unmatched === undefined ? DEFAULTS.unmatched : parseUnmatched(flags.unmatched),
     deadlineMs:
-      flags.deadlineMs === undefined ? DEFAULTS.deadlineMs : parsePositiveInt('--deadline-ms', flags.deadlineMs, 29_000),
+      flags.deadlineMs === undefined
+        ? DEFAULTS.deadlineMs
+        : parsePositiveInt('--deadline-ms', flags.deadlineMs, 29_000),
     maxBodyBytes:
       flags.maxBodyBytes === undefined
         ? DEFAULTS.maxBodyBytes

@@ -19,7 +19,10 @@ export function loadPolicyFiles(files: readonly string[]): LoadedPolicies {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      errors.push({ source: file, errors: [{ path: '', message: `cannot read: ${(err as Error).message}` }] });
+      errors.push({
+        source: file,
+        errors: [{ path: '', message: `cannot read: ${(err as Error).message}` }],
+      });
       continue;
     }
     const parsed = parsePolicyYaml(text, file);
@@ -44,7 +47,9 @@ export function loadPolicyFiles(files: readonly string[]): LoadedPolicies {
 export function formatPolicyErrors(errors: LoadedPolicies['errors']): string {
   return errors
     .flatMap((e) =>
-      e.errors.map((x) => `${e.source}${e.name ? ` (${e.name})` : ''}: ${x.path ? `${x.path}: ` : ''}${x.message}`),
+      e.errors.map(
+        (x) => `${e.source}${e.name ? ` (${e.name})` : ''}: ${x.path ? `${x.path}: ` : ''}${x.message}`,
+      ),
     )
     .join('\n');
 }

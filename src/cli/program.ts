@@ -40,7 +40,11 @@ export function buildProgram(): Command {
     .option('--deadline-ms <ms>', 'verification deadline per admission, below the webhook timeout', '8000')
     .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', String(8 * 1024 * 1024))
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
-    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector (repeatable)', collect)
+    .option(
+      '--namespace-labels <ns=k=v,...>',
+      'labels of a namespace, for namespaceSelector (repeatable)',
+      collect,
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (flags) => {
       await serveCommand(flags);
@@ -51,7 +55,11 @@ export function buildProgram(): Command {
     .description('decide one AdmissionReview read on stdin; print the response on stdout')
     .requiredOption('--policy-file <file>', 'ModelPolicy YAML (repeatable)', collect)
     .addOption(unmatched().default('deny'))
-    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector (repeatable)', collect)
+    .option(
+      '--namespace-labels <ns=k=v,...>',
+      'labels of a namespace, for namespaceSelector (repeatable)',
+      collect,
+    )
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
     .option('--deadline-ms <ms>', 'verification deadline', '8000')
     .action(async (flags) => {
@@ -64,7 +72,11 @@ export function buildProgram(): Command {
     .argument('<reference>', 'model reference, e.g. registry.example.com/models/m@sha256:...')
     .requiredOption('--policy-file <file>', 'ModelPolicy YAML (repeatable)', collect)
     .option('--namespace <ns>', 'namespace of the imagined pod', 'default')
-    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector (repeatable)', collect)
+    .option(
+      '--namespace-labels <ns=k=v,...>',
+      'labels of a namespace, for namespaceSelector (repeatable)',
+      collect,
+    )
     .addOption(unmatched().default('deny'))
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
     .option('--deadline-ms <ms>', 'verification deadline', '30000')
@@ -104,4 +116,3 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.INTERNAL;
   }
 }
-

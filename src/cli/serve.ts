@@ -12,11 +12,12 @@ const POLICY_POLL_MS = 5_000;
 
 /** `modelgate serve`: the webhook on policies from files, reloaded when a file changes. */
 export async function serveCommand(flags: ServeFlags): Promise<void> {
-  // biome-ignore lint/style/noProcessEnv: configuration is read here, once.
+  // Configuration is read here, once, and passed down.
   const config = serveConfig(flags, process.env);
   const logger = pino({ level: config.logLevel, base: { app: 'modelgate' } });
   const first = loadPolicyFiles(config.policyFiles);
-  if (first.errors.length > 0) throw new UsageError(`invalid policy files:\n${formatPolicyErrors(first.errors)}`);
+  if (first.errors.length > 0)
+    throw new UsageError(`invalid policy files:\n${formatPolicyErrors(first.errors)}`);
   let snapshot: PolicySnapshot = first.snapshot;
   logger.info({ policies: snapshot.policies.map((p) => p.name) }, 'policies loaded');
 
@@ -46,7 +47,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     logger,
     metrics,
   });
-  logger.info({ url: server.url, unmatched: config.unmatched, deadlineMs: config.deadlineMs }, 'modelgate serving');
+  logger.info(
+    { url: server.url, unmatched: config.unmatched, deadlineMs: config.deadlineMs },
+    'modelgate serving',
+  );
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -83,7 +87,10 @@ function watchPolicies(
     last = now;
     const next = loadPolicyFiles(config.policyFiles);
     if (next.errors.length > 0) {
-      logger.error({ errors: formatPolicyErrors(next.errors) }, 'policy files invalid: keeping the previous policies');
+      logger.error(
+        { errors: formatPolicyErrors(next.errors) },
+        'policy files invalid: keeping the previous policies',
+      );
       return;
     }
     apply(next.snapshot);

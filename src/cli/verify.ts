@@ -33,7 +33,8 @@ export function toJson(v: ReferenceVerdict) {
 
 function toText(v: ReferenceVerdict): string {
   const lines = [`${v.allowed ? 'ALLOWED' : 'DENIED'} ${v.normalized ?? v.reference}`];
-  if (v.policies.length > 0) lines.push(`policies: ${v.policies.map((p) => `${p.name} (${p.mode})`).join(', ')}`);
+  if (v.policies.length > 0)
+    lines.push(`policies: ${v.policies.map((p) => `${p.name} (${p.mode})`).join(', ')}`);
   for (const f of v.findings) lines.push(`  ${f.mode === 'Enforce' ? 'x' : '!'} ${findingLine(f)}`);
   return `${lines.join('\n')}\n`;
 }

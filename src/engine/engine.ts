@@ -75,7 +75,11 @@ export interface ReferenceVerdict {
   readonly normalized?: string;
   readonly allowed: boolean;
   readonly findings: readonly Finding[];
-  readonly policies: readonly { readonly name: string; readonly mode: PolicyMode; readonly report?: unknown }[];
+  readonly policies: readonly {
+    readonly name: string;
+    readonly mode: PolicyMode;
+    readonly report?: unknown;
+  }[];
 }
 
 const MAX_REFERENCES_PER_OBJECT = 256;
@@ -174,7 +178,15 @@ export class Engine {
     for (const e of refs) {
       const parsed = parseReference(e.raw);
       if (!parsed.ok) {
-        findings.push(place({ code: 'REFERENCE_INVALID', message: parsed.error }, e.raw, e.fieldPath, undefined, 'Enforce'));
+        findings.push(
+          place(
+            { code: 'REFERENCE_INVALID', message: parsed.error },
+            e.raw,
+            e.fieldPath,
+            undefined,
+            'Enforce',
+          ),
+        );
         continue;
       }
       const ref = parsed.ref;
@@ -185,7 +197,10 @@ export class Engine {
           const detail = first ? `${first.path}: ${first.message}` : 'invalid';
           findings.push(
             place(
-              { code: 'POLICY_INVALID', message: `policy ${bad.name} that governs this model is invalid (${detail})` },
+              {
+                code: 'POLICY_INVALID',
+                message: `policy ${bad.name} that governs this model is invalid (${detail})`,
+              },
               e.raw,
               e.fieldPath,
               bad.name,
@@ -234,7 +249,10 @@ export class Engine {
 
     // One deadline for the whole request: whatever is unfinished then is refused.
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineError(this.#opts.deadlineMs)), this.#opts.deadlineMs);
+    const timer = setTimeout(
+      () => controller.abort(new DeadlineError(this.#opts.deadlineMs)),
+      this.#opts.deadlineMs,
+    );
     const onOuterAbort = () => controller.abort(outer?.reason);
     outer?.addEventListener('abort', onOuterAbort, { once: true });
     const deadline = new Promise<'deadline'>((resolve) => {
@@ -248,7 +266,10 @@ export class Engine {
               failures: [
                 controller.signal.aborted
                   ? deadlineFailure(this.#opts.deadlineMs)
-                  : { code: 'INTERNAL_ERROR', message: `verification failed: ${(err as Error)?.message ?? err}` },
+                  : {
+                      code: 'INTERNAL_ERROR',
+                      message: `verification failed: ${(err as Error)?.message ?? err}`,
+                    },
               ],
             }),
           );
@@ -258,8 +279,13 @@ export class Engine {
       );
       outcomes.forEach((o, i) => {
         const job = jobs[i]!;
-        for (const f of o.failures) findings.push(place(f, job.e.raw, job.e.fieldPath, job.policy.name, job.policy.mode));
-        reports?.push({ name: job.policy.name, mode: job.policy.mode, ...(o.report ? { report: o.report } : {}) });
+        for (const f of o.failures)
+          findings.push(place(f, job.e.raw, job.e.fieldPath, job.policy.name, job.policy.mode));
+        reports?.push({
+          name: job.policy.name,
+          mode: job.policy.mode,
+          ...(o.report ? { report: o.report } : {}),
+        });
       });
     } finally {
       clearTimeout(timer);

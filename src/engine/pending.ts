@@ -14,7 +14,10 @@ export function unverifiableChecks(policy: CompiledPolicy, missing: string): Che
     failures.push({ code: 'SIGNATURE_MISSING', message: `signatures could not be verified: ${missing}` });
   }
   if (!admitsEveryFormat(policy)) {
-    failures.push({ code: 'FORMAT_DENIED', message: `model file formats could not be classified: ${missing}` });
+    failures.push({
+      code: 'FORMAT_DENIED',
+      message: `model file formats could not be classified: ${missing}`,
+    });
   }
   if (spec.mlbom?.required) {
     failures.push({ code: 'MLBOM_MISSING', message: `the ML-BOM could not be checked: ${missing}` });

@@ -31,19 +31,27 @@ export const REASON_FIX: Readonly<Record<ReasonCode, string>> = {
   REQUEST_INVALID: 'send a well-formed admission.k8s.io/v1 AdmissionReview with a request.uid and an object',
   REFERENCE_INVALID: 'write the model reference as host/path[:tag][@sha256:<64 hex>]',
   DIGEST_REQUIRED: 'pin the model by digest: append @sha256:<digest> (oras resolve REF prints it)',
-  MODEL_UNGOVERNED: 'add a ModelPolicy whose models globs cover this reference, or ask the operator to relax the unmatched setting',
+  MODEL_UNGOVERNED:
+    'add a ModelPolicy whose models globs cover this reference, or ask the operator to relax the unmatched setting',
   POLICY_INVALID: 'fix the ModelPolicy (kubectl describe modelpolicy NAME shows the invalid fields)',
-  REGISTRY_ERROR: 'check that the registry is reachable and that the pull secret grants read access, then retry',
-  MANIFEST_DIGEST_MISMATCH: 'the registry served content that does not match its digest: do not use this registry until it is fixed',
-  SIGNATURE_MISSING: "sign the model with a key or identity the policy trusts (cosign sign / model_signing sign) and push the signature with it",
+  REGISTRY_ERROR:
+    'check that the registry is reachable and that the pull secret grants read access, then retry',
+  MANIFEST_DIGEST_MISMATCH:
+    'the registry served content that does not match its digest: do not use this registry until it is fixed',
+  SIGNATURE_MISSING:
+    'sign the model with a key or identity the policy trusts (cosign sign / model_signing sign) and push the signature with it',
   SIGNATURE_INVALID: 're-sign the model: the stored signature does not verify against this artifact',
-  IDENTITY_MISMATCH: "sign with the identity the policy's authority names, or ask the operator to add your identity",
+  IDENTITY_MISMATCH:
+    "sign with the identity the policy's authority names, or ask the operator to add your identity",
   THRESHOLD_NOT_MET: 'collect signatures from more of the authorities the policy names',
   FORMAT_DENIED: 'convert the weights to an allowed format (e.g. safetensors) and push the model again',
-  MLBOM_MISSING: 'attach a CycloneDX ML-BOM to the model (oras attach --artifact-type application/vnd.cyclonedx+json)',
+  MLBOM_MISSING:
+    'attach a CycloneDX ML-BOM to the model (oras attach --artifact-type application/vnd.cyclonedx+json)',
   MLBOM_INVALID: 'regenerate the ML-BOM with a CycloneDX 1.6 tool so that it validates against the schema',
-  MLBOM_MISMATCH: "regenerate the ML-BOM so that its machine-learning-model component carries this model's digest",
-  PROVENANCE_FAILED: 'build the model on a trusted builder from an allowed source repository and attach its SLSA provenance',
+  MLBOM_MISMATCH:
+    "regenerate the ML-BOM so that its machine-learning-model component carries this model's digest",
+  PROVENANCE_FAILED:
+    'build the model on a trusted builder from an allowed source repository and attach its SLSA provenance',
   DEADLINE_EXCEEDED: 'retry; if it persists, check the registry latency or raise the verification deadline',
   INTERNAL_ERROR: 'retry; report a bug to the modelgate maintainers with the request uid from the logs',
 };

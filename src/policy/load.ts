@@ -1,11 +1,15 @@
 import { parseAllDocuments } from 'yaml';
-import { type PolicyError, validateModelPolicy } from './validate.ts';
 import type { ModelPolicy } from './schema.ts';
+import { type PolicyError, validateModelPolicy } from './validate.ts';
 
 export interface PolicyFileResult {
   readonly policies: ModelPolicy[];
   /** Errors per document: `source` names the file and the document's index. */
-  readonly errors: { readonly source: string; readonly name?: string; readonly errors: readonly PolicyError[] }[];
+  readonly errors: {
+    readonly source: string;
+    readonly name?: string;
+    readonly errors: readonly PolicyError[];
+  }[];
 }
 
 const MAX_POLICY_FILE_BYTES = 4 * 1024 * 1024;
@@ -33,8 +37,7 @@ export function parsePolicyYaml(text: string, source: string): PolicyFileResult 
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return;
-    const items =
-      isList(value) ? value.items : [value];
+    const items = isList(value) ? value.items : [value];
     items.forEach((item, j) => {
       const v = validateModelPolicy(item);
       const at = items.length > 1 || isList(value) ? `${where}.items[${j}]` : where;

@@ -28,7 +28,10 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
   sel?.matchExpressions?.forEach((e, i) => {
     const needsValues = e.operator === 'In' || e.operator === 'NotIn';
     if (needsValues !== (e.values !== undefined && e.values.length > 0)) {
-      err(`.match.namespaceSelector.matchExpressions[${i}]`, 'In and NotIn need values; Exists and DoesNotExist take none');
+      err(
+        `.match.namespaceSelector.matchExpressions[${i}]`,
+        'In and NotIn need values; Exists and DoesNotExist take none',
+      );
     }
   });
 
@@ -55,11 +58,17 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
             err(`${at}.keyless.subjectRegExp`, `not a valid regular expression: ${(e as Error).message}`);
           }
         }
-        if (k.trustedRoot && (k.trustedRoot.configMapRef === undefined) === (k.trustedRoot.file === undefined)) {
+        if (
+          k.trustedRoot &&
+          (k.trustedRoot.configMapRef === undefined) === (k.trustedRoot.file === undefined)
+        ) {
           err(`${at}.keyless.trustedRoot`, 'set exactly one of configMapRef or file');
         }
         if (a.transparencyLog && !a.transparencyLog.required) {
-          err(`${at}.transparencyLog.required`, 'keyless authorities always require a transparency-log entry');
+          err(
+            `${at}.transparencyLog.required`,
+            'keyless authorities always require a transparency-log entry',
+          );
         }
       }
       if (a.key) {
@@ -73,7 +82,8 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
       }
     });
     sig.allowUnsignedFiles?.forEach((g, i) => {
-      if (g.includes('/') && g.startsWith('/')) err(`.signatures.allowUnsignedFiles[${i}]`, 'file globs are relative');
+      if (g.includes('/') && g.startsWith('/'))
+        err(`.signatures.allowUnsignedFiles[${i}]`, 'file globs are relative');
     });
   }
 
@@ -87,7 +97,10 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
   const checkSignedBy = (field: 'mlbom' | 'provenance') => {
     spec[field]?.signedBy?.forEach((n, i) => {
       if (!names.has(n)) {
-        err(`.${field}.signedBy[${i}]`, `${field}.signedBy must name authorities listed in signatures.authorities`);
+        err(
+          `.${field}.signedBy[${i}]`,
+          `${field}.signedBy must name authorities listed in signatures.authorities`,
+        );
       }
     });
   };

@@ -308,13 +308,10 @@ export const ModelPolicySpecSchema = Type.Object(
       description: 'Refuse references not pinned by digest (tags can be moved after admission).',
     }),
     pullSecrets: Type.Optional(
-      Type.Array(
-        Type.Object({ namespace: str(63), name: str(MAX_NAME) }, { additionalProperties: false }),
-        {
-          maxItems: 16,
-          description: 'kubernetes.io/dockerconfigjson Secrets with credentials for the governed registries.',
-        },
-      ),
+      Type.Array(Type.Object({ namespace: str(63), name: str(MAX_NAME) }, { additionalProperties: false }), {
+        maxItems: 16,
+        description: 'kubernetes.io/dockerconfigjson Secrets with credentials for the governed registries.',
+      }),
     ),
     signatures: Type.Optional(Signatures),
     formats: Type.Optional(Formats),

@@ -1,7 +1,10 @@
 import type { LabelSelectorSpec } from './schema.ts';
 
 /** Kubernetes label-selector semantics: every matchLabels pair and every expression must hold. */
-export function selectorMatches(selector: LabelSelectorSpec, labels: Readonly<Record<string, string>>): boolean {
+export function selectorMatches(
+  selector: LabelSelectorSpec,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[k] !== v) return false;
   }

@@ -18,7 +18,8 @@ const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
  */
 export function validateModelPolicy(doc: unknown): PolicyValidation {
   const errors: PolicyError[] = [];
-  if (!isObject(doc)) return { ok: false, errors: [{ path: '', message: 'a ModelPolicy must be an object' }] };
+  if (!isObject(doc))
+    return { ok: false, errors: [{ path: '', message: 'a ModelPolicy must be an object' }] };
 
   const apiVersion = `${API_GROUP}/${API_VERSION}`;
   if (doc.apiVersion !== apiVersion) {

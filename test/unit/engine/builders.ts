@@ -1,4 +1,9 @@
-import type { AdmittedObject, ModelVerifier, PolicySnapshot, UnmatchedAction } from '../../../src/engine/engine.ts';
+import type {
+  AdmittedObject,
+  ModelVerifier,
+  PolicySnapshot,
+  UnmatchedAction,
+} from '../../../src/engine/engine.ts';
 import { Engine } from '../../../src/engine/engine.ts';
 import { offlineVerifier } from '../../../src/engine/pending.ts';
 import { compilePolicy } from '../../../src/policy/compile.ts';
@@ -7,14 +12,24 @@ import { validateModelPolicy } from '../../../src/policy/validate.ts';
 export const DIGEST = `sha256:${'a'.repeat(64)}`;
 
 export function policy(name: string, spec: Record<string, unknown>) {
-  const v = validateModelPolicy({ apiVersion: 'modelgate.dev/v1alpha1', kind: 'ModelPolicy', metadata: { name }, spec });
+  const v = validateModelPolicy({
+    apiVersion: 'modelgate.dev/v1alpha1',
+    kind: 'ModelPolicy',
+    metadata: { name },
+    spec,
+  });
   if (!v.ok) throw new Error(JSON.stringify(v.errors));
   return compilePolicy(v.policy);
 }
 
 export function engine(
   snapshot: Partial<PolicySnapshot>,
-  opts: { unmatched?: UnmatchedAction; verifier?: ModelVerifier; deadlineMs?: number; labels?: Record<string, Record<string, string>> } = {},
+  opts: {
+    unmatched?: UnmatchedAction;
+    verifier?: ModelVerifier;
+    deadlineMs?: number;
+    labels?: Record<string, Record<string, string>>;
+  } = {},
 ) {
   const snap: PolicySnapshot = { policies: snapshot.policies ?? [], invalid: snapshot.invalid ?? [] };
   return new Engine({
@@ -27,7 +42,11 @@ export function engine(
 }
 
 /** A Pod admission naming models in its annotation, and optionally more pod spec. */
-export function podReview(models: string[], spec: Record<string, unknown> = {}, namespace = 'ml'): AdmittedObject {
+export function podReview(
+  models: string[],
+  spec: Record<string, unknown> = {},
+  namespace = 'ml',
+): AdmittedObject {
   return {
     uid: 'u-1',
     kind: { group: '', version: 'v1', kind: 'Pod' },

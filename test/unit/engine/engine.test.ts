@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ModelVerifier } from '../../../src/engine/engine.ts';
 import { DIGEST, engine, passingVerifier, podReview, policy } from './builders.ts';
 
-const open = { formats: { allow: ['safetensors', 'gguf', 'onnx', 'pickle', 'pytorch-zip', 'keras-h5', 'numpy', 'unknown'] } };
+const open = {
+  formats: {
+    allow: ['safetensors', 'gguf', 'onnx', 'pickle', 'pytorch-zip', 'keras-h5', 'numpy', 'unknown'],
+  },
+};
 
 describe('Engine.review', () => {
   it('allows a pod that names no model', async () => {
@@ -32,18 +36,33 @@ describe('Engine.review', () => {
 
   it('denies a tag-only reference with DIGEST_REQUIRED and contacts no registry', async () => {
     let calls = 0;
-    const counting: ModelVerifier = { verify: async () => ((calls += 1), { failures: [] }) };
+    const counting: ModelVerifier = {
+      verify: async () => {
+        calls += 1;
+        return { failures: [] };
+      },
+    };
     const e = engine({ policies: [policy('prod', { models: ['r.example/m/**'] })] }, { verifier: counting });
     const d = await e.review(podReview(['r.example/m/x:v1']));
     expect(d.allowed).toBe(false);
-    expect(d.findings).toMatchObject([{ code: 'DIGEST_REQUIRED', policy: 'prod', reference: 'r.example/m/x:v1' }]);
+    expect(d.findings).toMatchObject([
+      { code: 'DIGEST_REQUIRED', policy: 'prod', reference: 'r.example/m/x:v1' },
+    ]);
     expect(calls).toBe(0);
   });
 
   it('does not call the verifier for references that no policy governs', async () => {
     let calls = 0;
-    const counting: ModelVerifier = { verify: async () => ((calls += 1), { failures: [] }) };
-    const e = engine({ policies: [policy('prod', { models: ['r.example/m/**'] })] }, { verifier: counting, unmatched: 'allow' });
+    const counting: ModelVerifier = {
+      verify: async () => {
+        calls += 1;
+        return { failures: [] };
+      },
+    };
+    const e = engine(
+      { policies: [policy('prod', { models: ['r.example/m/**'] })] },
+      { verifier: counting, unmatched: 'allow' },
+    );
     await e.review(podReview(['evil.example/m/x@' + DIGEST, '169.254.169.254/latest/meta-data@' + DIGEST]));
     expect(calls).toBe(0);
   });
@@ -67,7 +86,10 @@ describe('Engine.review', () => {
 
   it('an Enforce policy wins over a Warn policy on the same model', async () => {
     const e = engine({
-      policies: [policy('w', { mode: 'Warn', models: ['r.example/**'] }), policy('e', { models: ['r.example/m/**'] })],
+      policies: [
+        policy('w', { mode: 'Warn', models: ['r.example/**'] }),
+        policy('e', { models: ['r.example/m/**'] }),
+      ],
     });
     const d = await e.review(podReview(['r.example/m/x:v1']));
     expect(d.allowed).toBe(false);
@@ -101,7 +123,10 @@ describe('Engine.review', () => {
 
   it('refuses with DEADLINE_EXCEEDED when verification hangs, within the deadline', async () => {
     const hanging: ModelVerifier = { verify: () => new Promise(() => {}) };
-    const e = engine({ policies: [policy('p', { models: ['r.example/**'] })] }, { verifier: hanging, deadlineMs: 100 });
+    const e = engine(
+      { policies: [policy('p', { models: ['r.example/**'] })] },
+      { verifier: hanging, deadlineMs: 100 },
+    );
     const t0 = performance.now();
     const d = await e.review(podReview(['r.example/m@' + DIGEST]));
     const ms = performance.now() - t0;
@@ -114,9 +139,17 @@ describe('Engine.review', () => {
     let aborted = false;
     const watching: ModelVerifier = {
       verify: (_r, _p, signal) =>
-        new Promise((_, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(signal.reason)))),
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(signal.reason);
+          }),
+        ),
     };
-    const e = engine({ policies: [policy('p', { models: ['r.example/**'] })] }, { verifier: watching, deadlineMs: 50 });
+    const e = engine(
+      { policies: [policy('p', { models: ['r.example/**'] })] },
+      { verifier: watching, deadlineMs: 50 },
+    );
     const d = await e.review(podReview(['r.example/m@' + DIGEST]));
     expect(d.findings.map((f) => f.code)).toEqual(['DEADLINE_EXCEEDED']);
     expect(aborted).toBe(true);
@@ -139,7 +172,11 @@ describe('Engine.review', () => {
     const e = engine(
       {
         invalid: [
-          { name: 'broken', errors: [{ path: 'spec.mode', message: 'must be one of: Enforce, Warn, Audit' }], governs: (r) => r.startsWith('r.example/') },
+          {
+            name: 'broken',
+            errors: [{ path: 'spec.mode', message: 'must be one of: Enforce, Warn, Audit' }],
+            governs: (r) => r.startsWith('r.example/'),
+          },
         ],
       },
       { unmatched: 'allow' },
@@ -150,14 +187,19 @@ describe('Engine.review', () => {
   });
 
   it('governs container images that a policy names (modelcar) and ignores other images', async () => {
-    const e = engine({ policies: [policy('p', { models: ['r.example/models/**'] })] }, { verifier: passingVerifier });
+    const e = engine(
+      { policies: [policy('p', { models: ['r.example/models/**'] })] },
+      { verifier: passingVerifier },
+    );
     const d = await e.review(
       podReview([], {
         initContainers: [{ name: 'model', image: 'r.example/models/llama:v1' }],
         containers: [{ name: 'app', image: 'docker.io/library/python:3' }],
       }),
     );
-    expect(d.findings).toMatchObject([{ code: 'DIGEST_REQUIRED', fieldPath: 'spec.initContainers[0].image' }]);
+    expect(d.findings).toMatchObject([
+      { code: 'DIGEST_REQUIRED', fieldPath: 'spec.initContainers[0].image' },
+    ]);
   });
 
   it('finds oci:// references in args and env and image volumes, each with its path', async () => {
@@ -183,8 +225,14 @@ describe('Engine.review', () => {
   });
 
   it('applies namespaceSelector policies by namespace labels', async () => {
-    const p = policy('prod', { models: ['r.example/**'], match: { namespaceSelector: { matchLabels: { env: 'prod' } } } });
-    const e = engine({ policies: [p] }, { labels: { dev: { env: 'dev' }, prod: { env: 'prod' } }, unmatched: 'allow' });
+    const p = policy('prod', {
+      models: ['r.example/**'],
+      match: { namespaceSelector: { matchLabels: { env: 'prod' } } },
+    });
+    const e = engine(
+      { policies: [p] },
+      { labels: { dev: { env: 'dev' }, prod: { env: 'prod' } }, unmatched: 'allow' },
+    );
     expect((await e.review(podReview(['r.example/m:v1'], {}, 'dev'))).allowed).toBe(true);
     expect((await e.review(podReview(['r.example/m:v1'], {}, 'prod'))).allowed).toBe(false);
   });
@@ -207,11 +255,17 @@ describe('Engine.review', () => {
         },
       },
     });
-    expect(d.findings[0]?.fieldPath).toBe("spec.jobTemplate.spec.template.metadata.annotations['modelgate.dev/models']");
+    expect(d.findings[0]?.fieldPath).toBe(
+      "spec.jobTemplate.spec.template.metadata.annotations['modelgate.dev/models']",
+    );
   });
 
   it('refuses an object that is not an object with REQUEST_INVALID (status 400)', async () => {
-    const d = await engine({}).review({ kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: 'x' });
+    const d = await engine({}).review({
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      operation: 'CREATE',
+      object: 'x',
+    });
     expect(d).toMatchObject({ allowed: false, status: 400 });
     expect(d.findings[0]?.code).toBe('REQUEST_INVALID');
   });
@@ -224,7 +278,11 @@ describe('Engine.review', () => {
 
   it('lets DELETE and kinds without pods through', async () => {
     expect((await engine({}).review({ ...podReview(['x']), operation: 'DELETE' })).allowed).toBe(true);
-    const cm = await engine({}).review({ kind: { group: '', version: 'v1', kind: 'ConfigMap' }, operation: 'CREATE', object: {} });
+    const cm = await engine({}).review({
+      kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+      operation: 'CREATE',
+      object: {},
+    });
     expect(cm.allowed).toBe(true);
   });
 });

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { CRD_FILES, renderCrdYaml } from '../../../src/policy/crd-files.ts';
 
 describe('ModelPolicy CRD', () => {
-  it.each(CRD_FILES)('%s is what scripts/gen-crd.ts generates from the schema (run it after a schema change)', (file) => {
-    expect(readFileSync(file, 'utf8')).toBe(renderCrdYaml());
-  });
+  it.each(CRD_FILES)(
+    '%s is what scripts/gen-crd.ts generates from the schema (run it after a schema change)',
+    (file) => {
+      expect(readFileSync(file, 'utf8')).toBe(renderCrdYaml());
+    },
+  );
 
   it('is a structural schema: no additionalProperties:false, no anyOf, every node typed', () => {
     const crd = parse(renderCrdYaml());

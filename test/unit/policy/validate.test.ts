@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { compilePolicy } from '../../../src/policy/compile.ts';
 import { parsePolicyYaml } from '../../../src/policy/load.ts';
 import { validateModelPolicy } from '../../../src/policy/validate.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`../../fixtures/policy/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) =>
+  readFileSync(new URL(`../../fixtures/policy/${name}`, import.meta.url), 'utf8');
 
 describe('validateModelPolicy', () => {
   it('accepts the example policies and fills in defaults', () => {
@@ -31,14 +32,17 @@ describe('validateModelPolicy', () => {
   });
 
   const docs = parseAllDocuments(fixture('invalid.yaml')).map((d) => d.toJS() as Record<string, any>);
-  it.each(docs.map((d) => [d.metadata.name as string, d] as const))('reports every error of %s', (_name, doc) => {
-    const v = validateModelPolicy(doc);
-    expect(v.ok).toBe(false);
-    if (v.ok) return;
-    const expected = (doc.metadata.annotations.expect as string).split(' ').sort();
-    expect([...new Set(v.errors.map((e) => e.path))].sort()).toEqual(expected);
-    for (const e of v.errors) expect(e.message.length).toBeGreaterThan(3);
-  });
+  it.each(docs.map((d) => [d.metadata.name as string, d] as const))(
+    'reports every error of %s',
+    (_name, doc) => {
+      const v = validateModelPolicy(doc);
+      expect(v.ok).toBe(false);
+      if (v.ok) return;
+      const expected = (doc.metadata.annotations.expect as string).split(' ').sort();
+      expect([...new Set(v.errors.map((e) => e.path))].sort()).toEqual(expected);
+      for (const e of v.errors) expect(e.message.length).toBeGreaterThan(3);
+    },
+  );
 
   it('names allowed values for an enum field', () => {
     const v = validateModelPolicy({
@@ -48,7 +52,8 @@ describe('validateModelPolicy', () => {
       spec: { models: ['r.example/**'], mode: 'enforce' },
     });
     expect(v.ok).toBe(false);
-    if (!v.ok) expect(v.errors).toContainEqual({ path: 'spec.mode', message: 'must be one of: Enforce, Warn, Audit' });
+    if (!v.ok)
+      expect(v.errors).toContainEqual({ path: 'spec.mode', message: 'must be one of: Enforce, Warn, Audit' });
   });
 
   it('never throws and never accepts junk', () => {
@@ -63,9 +68,20 @@ describe('validateModelPolicy', () => {
 
   it('never throws on junk specs', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.constantFrom('mode', 'models', 'signatures', 'formats', 'match', 'mlbom'), fc.jsonValue()), (spec) => {
-        validateModelPolicy({ apiVersion: 'modelgate.dev/v1alpha1', kind: 'ModelPolicy', metadata: { name: 'p' }, spec });
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.constantFrom('mode', 'models', 'signatures', 'formats', 'match', 'mlbom'),
+          fc.jsonValue(),
+        ),
+        (spec) => {
+          validateModelPolicy({
+            apiVersion: 'modelgate.dev/v1alpha1',
+            kind: 'ModelPolicy',
+            metadata: { name: 'p' },
+            spec,
+          });
+        },
+      ),
       { numRuns: 2_000 },
     );
   });
@@ -80,7 +96,12 @@ describe('validateModelPolicy', () => {
 
 describe('compilePolicy', () => {
   const compile = (spec: Record<string, unknown>) => {
-    const v = validateModelPolicy({ apiVersion: 'modelgate.dev/v1alpha1', kind: 'ModelPolicy', metadata: { name: 'p' }, spec });
+    const v = validateModelPolicy({
+      apiVersion: 'modelgate.dev/v1alpha1',
+      kind: 'ModelPolicy',
+      metadata: { name: 'p' },
+      spec,
+    });
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
     return compilePolicy(v.policy);
   };
