@@ -16,6 +16,8 @@ export interface ServeConfig {
   readonly deadlineMs: number;
   readonly maxBodyBytes: number;
   readonly insecureRegistries: readonly string[];
+  /** A docker config.json with registry credentials (never logged). */
+  readonly registryConfigFile?: string;
   readonly namespaceLabels: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly logLevel: string;
 }
@@ -89,6 +91,7 @@ export interface ServeFlags {
   deadlineMs?: string;
   maxBodyBytes?: string;
   insecureRegistry?: string[];
+  registryConfig?: string;
   namespaceLabels?: string[];
   logLevel?: string;
 }
@@ -123,6 +126,7 @@ export function serveConfig(
         ? DEFAULTS.maxBodyBytes
         : parsePositiveInt('--max-body-bytes', flags.maxBodyBytes, 64 * 1024 * 1024),
     insecureRegistries: Object.freeze((flags.insecureRegistry ?? []).map(parseInsecureRegistry)),
+    ...(flags.registryConfig !== undefined ? { registryConfigFile: flags.registryConfig } : {}),
     namespaceLabels: Object.freeze(parseNamespaceLabels(flags.namespaceLabels ?? [])),
     logLevel,
   });

@@ -40,6 +40,7 @@ export function buildProgram(): Command {
     .option('--deadline-ms <ms>', 'verification deadline per admission, below the webhook timeout', '8000')
     .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', String(8 * 1024 * 1024))
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option('--registry-config <file>', 'docker config.json with registry credentials')
     .option(
       '--namespace-labels <ns=k=v,...>',
       'labels of a namespace, for namespaceSelector (repeatable)',
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
       collect,
     )
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option('--registry-config <file>', 'docker config.json with registry credentials')
     .option('--deadline-ms <ms>', 'verification deadline', '8000')
     .action(async (flags) => {
       process.exitCode = await reviewCommand(flags);
@@ -79,6 +81,7 @@ export function buildProgram(): Command {
     )
     .addOption(unmatched().default('deny'))
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option('--registry-config <file>', 'docker config.json with registry credentials')
     .option('--deadline-ms <ms>', 'verification deadline', '30000')
     .option('--json', 'print the verdict as JSON')
     .action(async (reference: string, flags) => {

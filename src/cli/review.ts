@@ -1,6 +1,7 @@
+import type { ModelVerifier } from '../engine/engine.ts';
 import { admissionResponse, parseAdmissionReview } from '../admission/review.ts';
 import { EXIT, readStdin, UsageError } from './io.ts';
-import { type EngineFlags, engineFromFlags } from './setup.ts';
+import { type EngineFlags, engineFromFlags, verifierFrom } from './setup.ts';
 
 const MAX_INPUT = 64 * 1024 * 1024;
 
@@ -9,7 +10,16 @@ const MAX_INPUT = 64 * 1024 * 1024;
  * 0 when a response was printed (allowed or not), 2 for unreadable input.
  */
 export async function reviewCommand(flags: EngineFlags): Promise<number> {
-  const engine = engineFromFlags(flags);
+  const registry = verifierFrom(flags);
+  try {
+    return await review(flags, registry.verifier);
+  } finally {
+    await registry.close();
+  }
+}
+
+async function review(flags: EngineFlags, verifier: ModelVerifier): Promise<number> {
+  const engine = engineFromFlags(flags, verifier);
   let body: unknown;
   try {
     body = JSON.parse(await readStdin(MAX_INPUT));

@@ -4,9 +4,9 @@ import { Registry } from 'prom-client';
 import { startAdmissionServer } from '../admission/server.ts';
 import { type ServeConfig, type ServeFlags, serveConfig } from '../config.ts';
 import { Engine, type PolicySnapshot } from '../engine/engine.ts';
-import { offlineVerifier } from '../engine/pending.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
+import { verifierFrom } from './setup.ts';
 
 const POLICY_POLL_MS = 5_000;
 
@@ -21,12 +21,16 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   let snapshot: PolicySnapshot = first.snapshot;
   logger.info({ policies: snapshot.policies.map((p) => p.name) }, 'policies loaded');
 
+  const registry = verifierFrom({
+    insecureRegistry: config.insecureRegistries,
+    ...(config.registryConfigFile ? { registryConfig: config.registryConfigFile } : {}),
+  });
   const engine = new Engine({
     unmatched: config.unmatched,
     deadlineMs: config.deadlineMs,
     policies: () => snapshot,
     namespaceLabels: (ns) => config.namespaceLabels[ns],
-    verifier: offlineVerifier,
+    verifier: registry.verifier,
   });
 
   const stopWatching = watchPolicies(config, logger, (next) => {
@@ -56,7 +60,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       stopWatching();
-      server.close().then(resolve, resolve);
+      Promise.allSettled([server.close(), registry.close()]).then(() => resolve());
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -95,19 +95,20 @@ describe('modelgate verify', () => {
     });
   });
 
-  it('fails closed (exit 1) when the policy needs registry evidence', async () => {
-    const ref = `registry.example.com/models/llama@sha256:${'b'.repeat(64)}`;
-    const r = await runCli([
-      'verify',
-      ref,
-      '--policy-file',
-      POLICIES,
-      '--namespace-labels',
-      'default=env=prod',
-    ]);
+  it('fails closed (exit 1, REGISTRY_ERROR) when the registry cannot be reached', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mg-'));
+    const f = join(dir, 'p.yaml');
+    // Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    writeFileSync(
+      f,
+      'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: local}\nspec: {models: ["127.0.0.1:9/models/**"]}\n',
+    );
+    const ref = `127.0.0.1:9/models/llama@sha256:${'b'.repeat(64)}`;
+    const r = await runCli(['verify', ref, '--policy-file', f, '--json']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^DENIED/);
-    expect(r.stdout).toContain('SIGNATURE_MISSING');
+    const out = JSON.parse(r.stdout);
+    expect(out.reasons.map((x: { code: string }) => x.code)).toEqual(['REGISTRY_ERROR']);
+    expect(out).toMatchObject({ digest: null, layers: [], referrers: [] });
   });
 
   it('exits 0 for a reference an allow setting admits, and 1 with REFERENCE_INVALID for junk', async () => {

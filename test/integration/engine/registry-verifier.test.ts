@@ -1,0 +1,150 @@
+// The engine and the registry client together, against a real registry with
+// artifacts pushed by the real oras CLI: what `modelgate verify` and `review`
+// resolve, and which hosts they contact (only those a policy governs).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../support/cli.ts';
+import { type FakeServer, startFakeServer } from '../../support/fake-server.ts';
+import { Oras, type Pushed } from '../../support/oras.ts';
+import { startRegistry, type TestRegistry } from '../../support/registries.ts';
+
+const ALL_FORMATS = '[safetensors, gguf, onnx, pickle, pytorch-zip, keras-h5, numpy, unknown]';
+
+function policyFile(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mg-engine-'));
+  const f = join(dir, 'policies.yaml');
+  writeFileSync(f, yaml);
+  return f;
+}
+
+function review(uid: string, models: string[]): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      namespace: 'ml',
+      name: 'p',
+      operation: 'CREATE',
+      object: {
+        metadata: { name: 'p', annotations: { 'modelgate.dev/models': models.join('\n') } },
+        spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      },
+    },
+  });
+}
+
+describe.each(['ggcr', 'distribution'] as const)('engine + registry client against %s', (kind) => {
+  let registry: TestRegistry;
+  let other: FakeServer;
+  let model: Pushed;
+  let bom: Pushed;
+  let openPolicy: string;
+  let signedPolicy: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry(kind);
+    other = await startFakeServer((_req, res) => {
+      res.writeHead(500);
+      res.end();
+    });
+    const oras = new Oras({ host: registry.host });
+    model = await oras.push('models/llama:v1', [
+      { name: 'model.safetensors', content: new Uint8Array(4096).fill(7) },
+      { name: 'config.json', content: '{"arch":"llama"}', mediaType: 'application/json' },
+    ]);
+    bom = await oras.attach(
+      `models/llama@${model.digest}`,
+      [{ name: 'mlbom.json', content: '{"bomFormat":"CycloneDX","specVersion":"1.6"}', mediaType: 'application/vnd.cyclonedx+json' }],
+      { artifactType: 'application/vnd.cyclonedx+json' },
+    );
+    await oras.close();
+    openPolicy = policyFile(
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: local}\nspec:\n  models: ["${registry.host}/models/**"]\n  formats: {allow: ${ALL_FORMATS}}\n`,
+    );
+    signedPolicy = policyFile(
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: signed}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures:\n    authorities: [{name: ci, keyless: {issuer: "https://issuer.example", subject: "ci@example.com"}}]\n`,
+    );
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    await other?.close();
+  });
+
+  it('verify --json resolves the digest, layers with titles, and the ML-BOM referrer', async () => {
+    const ref = `${registry.host}/models/llama@${model.digest}`;
+    const r = await runCli(['verify', ref, '--policy-file', openPolicy, '--insecure-registry', registry.host, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ reference: ref, digest: model.digest, allowed: true, reasons: [] });
+    expect(out.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(out.layers.map((l: { title: string }) => l.title).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect(out.layers.find((l: { title: string }) => l.title === 'model.safetensors')).toMatchObject({ size: 4096 });
+    expect(out.referrers.map((x: { digest: string }) => x.digest)).toContain(bom.digest);
+  });
+
+  it('resolves a tag when the policy does not require a digest', async () => {
+    const tagPolicy = policyFile(
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: tags}\nspec:\n  models: ["${registry.host}/models/**"]\n  requireDigest: false\n  formats: {allow: ${ALL_FORMATS}}\n`,
+    );
+    const r = await runCli([
+      'verify',
+      `${registry.host}/models/llama:v1`,
+      '--policy-file',
+      tagPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).digest).toBe(model.digest);
+  });
+
+  it('refuses with REGISTRY_ERROR when the digest does not exist', async () => {
+    const ref = `${registry.host}/models/llama@sha256:${'0'.repeat(64)}`;
+    const r = await runCli(['verify', ref, '--policy-file', openPolicy, '--insecure-registry', registry.host, '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code)).toEqual(['REGISTRY_ERROR']);
+  });
+
+  it('refuses with REGISTRY_ERROR over plain HTTP unless the registry is named insecure', async () => {
+    const ref = `${registry.host}/models/llama@${model.digest}`;
+    const r = await runCli(['verify', ref, '--policy-file', openPolicy, '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code)).toEqual(['REGISTRY_ERROR']);
+  });
+
+  it('fails closed with SIGNATURE_MISSING while signature verification is not in this build', async () => {
+    const ref = `${registry.host}/models/llama@${model.digest}`;
+    const r = await runCli(['verify', ref, '--policy-file', signedPolicy, '--insecure-registry', registry.host, '--json']);
+    expect(r.code).toBe(1);
+    const codes = JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code);
+    expect(codes).toContain('SIGNATURE_MISSING');
+  });
+
+  it('contacts only hosts a policy governs: ungoverned and tag-only references cost no request', async () => {
+    const before = other.requests.length;
+    const models = [
+      `${registry.host}/models/llama@${model.digest}`,
+      `${other.host}/models/evil@sha256:${'1'.repeat(64)}`,
+      `oci://${other.host}/x/y:latest`,
+      `${registry.host}/models/llama:v1`,
+    ];
+    const r = await runCli(
+      ['review', '--policy-file', openPolicy, '--insecure-registry', registry.host, '--insecure-registry', other.host],
+      review('uid-ssrf', models),
+    );
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout).response;
+    expect(res.allowed).toBe(false);
+    expect(res.status.message).toContain('MODEL_UNGOVERNED');
+    expect(res.status.message).toContain('DIGEST_REQUIRED');
+    expect(res.status.message).not.toContain(`llama@${model.digest} (`);
+    expect(other.requests.length).toBe(before);
+  });
+});
