@@ -1,5 +1,5 @@
-import type { ModelVerifier } from '../engine/engine.ts';
 import { admissionResponse, parseAdmissionReview } from '../admission/review.ts';
+import type { ModelVerifier } from '../engine/engine.ts';
 import { EXIT, readStdin, UsageError } from './io.ts';
 import { type EngineFlags, engineFromFlags, verifierFrom } from './setup.ts';
 

@@ -30,16 +30,24 @@ export function registryClientFrom(flags: RegistryFlags): RegistryClient {
     try {
       text = readFileSync(flags.registryConfig, 'utf8');
     } catch (err) {
-      throw new UsageError(`--registry-config: cannot read ${flags.registryConfig}: ${(err as Error).message}`);
+      throw new UsageError(
+        `--registry-config: cannot read ${flags.registryConfig}: ${(err as Error).message}`,
+      );
     }
     try {
       credentials = credentialsFromDockerConfig(text);
     } catch (err) {
       // The message names the file, never its contents: it holds secrets.
-      throw new UsageError(`--registry-config: ${flags.registryConfig} is not a docker config.json (${(err as Error).name})`);
+      throw new UsageError(
+        `--registry-config: ${flags.registryConfig} is not a docker config.json (${(err as Error).name})`,
+      );
     }
   }
-  return new RegistryClient({ insecureRegistries, ...(credentials ? { credentials } : {}), userAgent: 'modelgate/0.1.0' });
+  return new RegistryClient({
+    insecureRegistries,
+    ...(credentials ? { credentials } : {}),
+    userAgent: 'modelgate/0.1.0',
+  });
 }
 
 export function verifierFrom(flags: RegistryFlags): { verifier: ModelVerifier; close(): Promise<void> } {

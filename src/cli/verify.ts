@@ -12,7 +12,10 @@ export async function verifyCommand(
   const registry = verifierFrom(flags);
   let verdict: ReferenceVerdict;
   try {
-    verdict = await engineFromFlags(flags, registry.verifier).verifyReference(reference, flags.namespace ?? 'default');
+    verdict = await engineFromFlags(flags, registry.verifier).verifyReference(
+      reference,
+      flags.namespace ?? 'default',
+    );
   } finally {
     await registry.close();
   }
@@ -23,7 +26,9 @@ export async function verifyCommand(
 /** The --json shape: a contract (docs/cli.md). Keys are only ever added. */
 export function toJson(v: ReferenceVerdict) {
   // What the registry resolved, from the first policy that got that far (all resolve the same artifact).
-  const resolved = v.policies.map((p) => p.report as Partial<ReturnType<typeof describeEvidence>> | undefined).find((r) => r?.digest);
+  const resolved = v.policies
+    .map((p) => p.report as Partial<ReturnType<typeof describeEvidence>> | undefined)
+    .find((r) => r?.digest);
   return {
     reference: v.reference,
     normalized: v.normalized ?? null,
@@ -46,8 +51,11 @@ export function toJson(v: ReferenceVerdict) {
 
 function toText(v: ReferenceVerdict): string {
   const json = toJson(v);
-  const lines = [`${v.allowed ? 'ALLOWED' : 'DENIED'} ${v.normalized ?? v.reference}${json.digest ? ` (${json.digest})` : ''}`];
-  for (const l of json.layers) lines.push(`  layer ${l.title ?? '(untitled)'} ${l.mediaType} ${l.size} bytes ${l.digest}`);
+  const lines = [
+    `${v.allowed ? 'ALLOWED' : 'DENIED'} ${v.normalized ?? v.reference}${json.digest ? ` (${json.digest})` : ''}`,
+  ];
+  for (const l of json.layers)
+    lines.push(`  layer ${l.title ?? '(untitled)'} ${l.mediaType} ${l.size} bytes ${l.digest}`);
   for (const r of json.referrers) lines.push(`  referrer ${r.artifactType ?? r.mediaType} ${r.digest}`);
   if (v.policies.length > 0)
     lines.push(`policies: ${v.policies.map((p) => `${p.name} (${p.mode})`).join(', ')}`);

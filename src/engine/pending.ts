@@ -6,10 +6,30 @@ import type { ReasonCode } from './reasons.ts';
 export type CheckName = 'signatures' | 'formats' | 'mlbom' | 'provenance';
 
 /** The registry-bound checks, in the order they are reported, with when a policy demands each. */
-export const CHECKS: readonly { name: CheckName; code: ReasonCode; what: string; demanded(p: CompiledPolicy): boolean }[] = [
-  { name: 'signatures', code: 'SIGNATURE_MISSING', what: 'signatures', demanded: (p) => p.spec.signatures !== undefined },
-  { name: 'formats', code: 'FORMAT_DENIED', what: 'model file formats', demanded: (p) => !admitsEveryFormat(p) },
-  { name: 'mlbom', code: 'MLBOM_MISSING', what: 'the ML-BOM', demanded: (p) => p.spec.mlbom?.required === true },
+export const CHECKS: readonly {
+  name: CheckName;
+  code: ReasonCode;
+  what: string;
+  demanded(p: CompiledPolicy): boolean;
+}[] = [
+  {
+    name: 'signatures',
+    code: 'SIGNATURE_MISSING',
+    what: 'signatures',
+    demanded: (p) => p.spec.signatures !== undefined,
+  },
+  {
+    name: 'formats',
+    code: 'FORMAT_DENIED',
+    what: 'model file formats',
+    demanded: (p) => !admitsEveryFormat(p),
+  },
+  {
+    name: 'mlbom',
+    code: 'MLBOM_MISSING',
+    what: 'the ML-BOM',
+    demanded: (p) => p.spec.mlbom?.required === true,
+  },
   {
     name: 'provenance',
     code: 'PROVENANCE_FAILED',

@@ -75,19 +75,29 @@ export function describeEvidence(e: ArtifactEvidence) {
       size: l.size,
       title: layerTitle(l) ?? null,
     })),
-    referrers: e.referrers.map((r) => ({ artifactType: r.artifactType ?? null, digest: r.digest, mediaType: r.mediaType })),
+    referrers: e.referrers.map((r) => ({
+      artifactType: r.artifactType ?? null,
+      digest: r.digest,
+      mediaType: r.mediaType,
+    })),
   };
 }
 
 function registryFailure(err: unknown, signal: AbortSignal, check?: string): CheckFailure {
   const where = check ? ` (${check})` : '';
-  if (signal.aborted) return { code: 'DEADLINE_EXCEEDED', message: `verification was cut off by the deadline${where}` };
+  if (signal.aborted)
+    return { code: 'DEADLINE_EXCEEDED', message: `verification was cut off by the deadline${where}` };
   if (isRegistryError(err)) {
-    if (err.code === 'MANIFEST_DIGEST_MISMATCH') return { code: 'MANIFEST_DIGEST_MISMATCH', message: err.message };
+    if (err.code === 'MANIFEST_DIGEST_MISMATCH')
+      return { code: 'MANIFEST_DIGEST_MISMATCH', message: err.message };
     if (err.code === 'DEADLINE_EXCEEDED') return { code: 'DEADLINE_EXCEEDED', message: err.message };
     return { code: 'REGISTRY_ERROR', message: err.message };
   }
   // Anything else thrown by a check is a bug in it: refused, and reported as such.
-  if (check) return { code: 'INTERNAL_ERROR', message: `${check} check failed: ${(err as Error)?.message ?? String(err)}` };
+  if (check)
+    return {
+      code: 'INTERNAL_ERROR',
+      message: `${check} check failed: ${(err as Error)?.message ?? String(err)}`,
+    };
   return { code: 'REGISTRY_ERROR', message: `${(err as Error)?.message ?? String(err)}${where}` };
 }

@@ -36,12 +36,15 @@ export async function gatherEvidence(
     };
   }
   if (top.manifests.length > MAX_INDEX_CHILDREN) {
-    throw new Error(`index ${resolved.digest} lists ${top.manifests.length} manifests (at most ${MAX_INDEX_CHILDREN})`);
+    throw new Error(
+      `index ${resolved.digest} lists ${top.manifests.length} manifests (at most ${MAX_INDEX_CHILDREN})`,
+    );
   }
   const children = await Promise.all(
     top.manifests.map(async (descriptor) => {
       const child = await client.resolve(registry, repository, descriptor.digest, signal);
-      if (isIndex(child.manifest)) throw new Error(`index ${resolved.digest} nests another index ${descriptor.digest}`);
+      if (isIndex(child.manifest))
+        throw new Error(`index ${resolved.digest} nests another index ${descriptor.digest}`);
       return { descriptor, manifest: child.manifest };
     }),
   );

@@ -1,7 +1,7 @@
 import type { CheckFailure } from '../engine/engine.ts';
+import type { Descriptor, Index, Manifest } from '../oci/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { ModelReference } from '../reference/reference.ts';
-import type { Descriptor, Index, Manifest } from '../oci/types.ts';
 
 /**
  * Reads what is stored with an artifact, in its own repository. Every read
@@ -15,7 +15,10 @@ export interface EvidenceReader {
   /** Bytes `start..endInclusive` of a blob by HTTP Range (clamped to the blob). Not digest-verifiable. */
   range(d: Descriptor, start: number, endInclusive: number, signal: AbortSignal): Promise<Uint8Array>;
   /** A manifest of the same repository by digest (e.g. a referrer's), verified against the digest. */
-  manifest(digest: string, signal: AbortSignal): Promise<{ mediaType: string; manifest: Manifest | Index; bytes: Uint8Array }>;
+  manifest(
+    digest: string,
+    signal: AbortSignal,
+  ): Promise<{ mediaType: string; manifest: Manifest | Index; bytes: Uint8Array }>;
 }
 
 /** What the registry holds for one model reference, resolved and digest-checked. */
@@ -42,4 +45,8 @@ export interface CheckResult {
   readonly report: Readonly<Record<string, unknown>>;
 }
 
-export type EvidenceCheck = (e: ArtifactEvidence, policy: CompiledPolicy, signal: AbortSignal) => Promise<CheckResult>;
+export type EvidenceCheck = (
+  e: ArtifactEvidence,
+  policy: CompiledPolicy,
+  signal: AbortSignal,
+) => Promise<CheckResult>;

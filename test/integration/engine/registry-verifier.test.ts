@@ -58,7 +58,13 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     ]);
     bom = await oras.attach(
       `models/llama@${model.digest}`,
-      [{ name: 'mlbom.json', content: '{"bomFormat":"CycloneDX","specVersion":"1.6"}', mediaType: 'application/vnd.cyclonedx+json' }],
+      [
+        {
+          name: 'mlbom.json',
+          content: '{"bomFormat":"CycloneDX","specVersion":"1.6"}',
+          mediaType: 'application/vnd.cyclonedx+json',
+        },
+      ],
       { artifactType: 'application/vnd.cyclonedx+json' },
     );
     await oras.close();
@@ -77,14 +83,27 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
 
   it('verify --json resolves the digest, layers with titles, and the ML-BOM referrer', async () => {
     const ref = `${registry.host}/models/llama@${model.digest}`;
-    const r = await runCli(['verify', ref, '--policy-file', openPolicy, '--insecure-registry', registry.host, '--json']);
+    const r = await runCli([
+      'verify',
+      ref,
+      '--policy-file',
+      openPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ reference: ref, digest: model.digest, allowed: true, reasons: [] });
     expect(out.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
-    expect(out.layers.map((l: { title: string }) => l.title).sort()).toEqual(['config.json', 'model.safetensors']);
-    expect(out.layers.find((l: { title: string }) => l.title === 'model.safetensors')).toMatchObject({ size: 4096 });
+    expect(out.layers.map((l: { title: string }) => l.title).sort()).toEqual([
+      'config.json',
+      'model.safetensors',
+    ]);
+    expect(out.layers.find((l: { title: string }) => l.title === 'model.safetensors')).toMatchObject({
+      size: 4096,
+    });
     expect(out.referrers.map((x: { digest: string }) => x.digest)).toContain(bom.digest);
   });
 
@@ -107,7 +126,15 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
 
   it('refuses with REGISTRY_ERROR when the digest does not exist', async () => {
     const ref = `${registry.host}/models/llama@sha256:${'0'.repeat(64)}`;
-    const r = await runCli(['verify', ref, '--policy-file', openPolicy, '--insecure-registry', registry.host, '--json']);
+    const r = await runCli([
+      'verify',
+      ref,
+      '--policy-file',
+      openPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code)).toEqual(['REGISTRY_ERROR']);
   });
@@ -121,7 +148,15 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
 
   it('fails closed with SIGNATURE_MISSING while signature verification is not in this build', async () => {
     const ref = `${registry.host}/models/llama@${model.digest}`;
-    const r = await runCli(['verify', ref, '--policy-file', signedPolicy, '--insecure-registry', registry.host, '--json']);
+    const r = await runCli([
+      'verify',
+      ref,
+      '--policy-file',
+      signedPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
     expect(r.code).toBe(1);
     const codes = JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code);
     expect(codes).toContain('SIGNATURE_MISSING');
@@ -136,7 +171,15 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
       `${registry.host}/models/llama:v1`,
     ];
     const r = await runCli(
-      ['review', '--policy-file', openPolicy, '--insecure-registry', registry.host, '--insecure-registry', other.host],
+      [
+        'review',
+        '--policy-file',
+        openPolicy,
+        '--insecure-registry',
+        registry.host,
+        '--insecure-registry',
+        other.host,
+      ],
       review('uid-ssrf', models),
     );
     expect(r.code).toBe(0);

@@ -1,0 +1,107 @@
+/** Credentials for one registry host. */
+export type Credential =
+  | { kind: 'basic'; username: string; password: string }
+  /** An OAuth2 refresh token (`identitytoken` in a docker config), exchanged at the token realm. */
+  | { kind: 'identityToken'; username?: string; identityToken: string };
+
+/** Looks up credentials by exact registry host (`host` or `host:port`, lower-case). */
+export interface CredentialStore {
+  get(registry: string): Credential | undefined;
+}
+
+// Docker Hub is named several ways in docker configs; they all mean the host the client contacts.
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** The host a docker-config key or a registry name designates: scheme, path and case removed. */
+export function normalizeRegistryHost(key: string): string {
+  let host = key.trim().toLowerCase();
+  host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
+  host = host.split('/')[0] ?? '';
+  return DOCKER_HUB_ALIASES.has(host) ? 'registry-1.docker.io' : host;
+}
+
+export class StaticCredentialStore implements CredentialStore {
+  readonly #byHost: ReadonlyMap<string, Credential>;
+
+  constructor(entries: Iterable<readonly [string, Credential]>) {
+    const map = new Map<string, Credential>();
+    for (const [host, cred] of entries) map.set(normalizeRegistryHost(host), cred);
+    this.#byHost = map;
+  }
+
+  get(registry: string): Credential | undefined {
+    return this.#byHost.get(normalizeRegistryHost(registry));
+  }
+
+  /** Credentials of `other` win over this store's for the same host. */
+  merge(other: StaticCredentialStore): StaticCredentialStore {
+    return new StaticCredentialStore([...this.#byHost, ...other.#byHost]);
+  }
+
+  get hosts(): string[] {
+    return [...this.#byHost.keys()];
+  }
+}
+
+export class CredentialsError extends Error {
+  override readonly name = 'CredentialsError';
+  readonly errors: string[];
+  constructor(errors: string[]) {
+    super(`invalid docker config: ${errors.join('; ')}`);
+    this.errors = errors;
+  }
+}
+
+/**
+ * Reads a `.dockerconfigjson` (`{"auths": {"host": {"auth" | "username"/"password" | "identitytoken"}}}`).
+ * Keys are matched exactly by host after normalisation; no wildcard, no parent domain.
+ */
+export function credentialsFromDockerConfig(config: string | unknown): StaticCredentialStore {
+  let json: unknown = config;
+  if (typeof config === 'string') {
+    try {
+      json = JSON.parse(config);
+    } catch (e) {
+      throw new CredentialsError([`not JSON: ${(e as Error).message}`]);
+    }
+  }
+  const errors: string[] = [];
+  const entries: [string, Credential][] = [];
+  const auths = (json as { auths?: unknown } | null)?.auths;
+  if (typeof auths !== 'object' || auths === null || Array.isArray(auths)) {
+    throw new CredentialsError(['auths: must be an object']);
+  }
+  for (const [key, value] of Object.entries(auths)) {
+    const path = `auths[${JSON.stringify(key)}]`;
+    if (typeof value !== 'object' || value === null) {
+      errors.push(`${path}: must be an object`);
+      continue;
+    }
+    const v = value as Record<string, unknown>;
+    if (typeof v.identitytoken === 'string' && v.identitytoken !== '') {
+      const cred: Credential = { kind: 'identityToken', identityToken: v.identitytoken };
+      if (typeof v.username === 'string') cred.username = v.username;
+      entries.push([key, cred]);
+      continue;
+    }
+    let username = typeof v.username === 'string' ? v.username : undefined;
+    let password = typeof v.password === 'string' ? v.password : undefined;
+    if (typeof v.auth === 'string' && v.auth !== '') {
+      const decoded = Buffer.from(v.auth, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) {
+        errors.push(`${path}.auth: must be base64 of user:password`);
+        continue;
+      }
+      username = decoded.slice(0, colon);
+      password = decoded.slice(colon + 1);
+    }
+    if (username === undefined || password === undefined) {
+      errors.push(`${path}: needs auth, username and password, or identitytoken`);
+      continue;
+    }
+    entries.push([key, { kind: 'basic', username, password }]);
+  }
+  if (errors.length > 0) throw new CredentialsError(errors);
+  return new StaticCredentialStore(entries);
+}
