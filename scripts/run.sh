@@ -12,7 +12,13 @@ case "$task" in
   test)
     tsc --noEmit -p tsconfig.json
     biome check .
+    # The real peers (registries, oras, cosign, model_signing, control plane) are
+    # built once per machine into the cache; doing it here keeps it out of test
+    # timeouts on a fresh machine.
+    bash scripts/tools/build-tools.sh >/dev/null
     exec node scripts/vitest-summary.mjs "$@" ;;
+  tools)
+    exec bash scripts/tools/build-tools.sh "$@" ;;
   test:unit)
     exec vitest run --project unit "$@" ;;
   check)

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseInsecureRegistry, parseNamespaceLabels, parsePositiveInt, parseUnmatched } from '../config.ts';
 import { Engine, type ModelVerifier } from '../engine/engine.ts';
 import { RegistryVerifier } from '../engine/registry-verifier.ts';
+import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig } from '../oci/credentials.ts';
 import { UsageError } from './io.ts';
@@ -52,7 +53,12 @@ export function registryClientFrom(flags: RegistryFlags): RegistryClient {
 
 export function verifierFrom(flags: RegistryFlags): { verifier: ModelVerifier; close(): Promise<void> } {
   const client = registryClientFrom(flags);
-  return { verifier: new RegistryVerifier(client), close: () => client.close() };
+  const verifier = new RegistryVerifier(client, {
+    formats: checkFormats,
+    mlbom: checkMlBom(),
+    provenance: checkProvenance(),
+  });
+  return { verifier, close: () => client.close() };
 }
 
 /** Builds the engine the CLI commands share with the server. Invalid policy files are a usage error. */

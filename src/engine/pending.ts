@@ -34,7 +34,7 @@ export const CHECKS: readonly {
     name: 'provenance',
     code: 'PROVENANCE_FAILED',
     what: 'provenance',
-    demanded: (p) => p.spec.provenance?.required === true,
+    demanded: (p) => p.spec.provenance !== undefined,
   },
 ];
 

@@ -9,6 +9,7 @@ import { runCli } from '../../support/cli.ts';
 import { type FakeServer, startFakeServer } from '../../support/fake-server.ts';
 import { Oras, type Pushed } from '../../support/oras.ts';
 import { startRegistry, type TestRegistry } from '../../support/registries.ts';
+import { libraryBom } from '../evidence/boms.ts';
 
 const ALL_FORMATS = '[safetensors, gguf, onnx, pickle, pytorch-zip, keras-h5, numpy, unknown]';
 
@@ -44,6 +45,9 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
   let bom: Pushed;
   let openPolicy: string;
   let signedPolicy: string;
+  let pickled: Pushed;
+  let documented: Pushed;
+  let bomPolicy: string;
 
   beforeAll(async () => {
     registry = await startRegistry(kind);
@@ -67,7 +71,29 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
       ],
       { artifactType: 'application/vnd.cyclonedx+json' },
     );
+    // A pickle stream (protocol 4) under a name that claims safetensors: content wins.
+    const pickle = Uint8Array.from([
+      0x80, 0x04, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x8c, 0x01, 0x78, 0x94, 0x2e,
+    ]);
+    pickled = await oras.push('models/sneaky:v1', [{ name: 'model.safetensors', content: pickle }]);
+    documented = await oras.push('models/documented:v1', [
+      { name: 'weights.bin', content: new Uint8Array(64).fill(1) },
+    ]);
+    await oras.attach(
+      `models/documented@${documented.digest}`,
+      [
+        {
+          name: 'mlbom.json',
+          content: libraryBom({ modelDigests: [documented.digest] }),
+          mediaType: 'application/vnd.cyclonedx+json',
+        },
+      ],
+      { artifactType: 'application/vnd.cyclonedx+json' },
+    );
     await oras.close();
+    bomPolicy = policyFile(
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: bom}\nspec:\n  models: ["${registry.host}/models/**"]\n  mlbom: {required: true, requireHashMatch: true}\n`,
+    );
     openPolicy = policyFile(
       `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: local}\nspec:\n  models: ["${registry.host}/models/**"]\n  formats: {allow: ${ALL_FORMATS}}\n`,
     );
@@ -160,6 +186,69 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     expect(r.code).toBe(1);
     const codes = JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code);
     expect(codes).toContain('SIGNATURE_MISSING');
+  });
+
+  it('refuses a pickle posing as safetensors with FORMAT_DENIED under the default formats rule', async () => {
+    const ref = `${registry.host}/models/sneaky@${pickled.digest}`;
+    const defaults = policyFile(
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: defaults}\nspec:\n  models: ["${registry.host}/models/**"]\n`,
+    );
+    const r = await runCli([
+      'verify',
+      ref,
+      '--policy-file',
+      defaults,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.reasons).toMatchObject([{ code: 'FORMAT_DENIED', policy: 'defaults' }]);
+    expect(out.reasons[0].message).toContain('model.safetensors');
+    expect(out.reasons[0].message).toContain('pickle');
+  });
+
+  it('admits a model whose ML-BOM carries its digest, and refuses one without (MLBOM_MISSING) or with a wrong one (MLBOM_INVALID)', async () => {
+    const good = await runCli([
+      'verify',
+      `${registry.host}/models/documented@${documented.digest}`,
+      '--policy-file',
+      bomPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
+    expect(JSON.parse(good.stdout).reasons).toEqual([]);
+    expect(good.code).toBe(0);
+    const missing = await runCli([
+      'verify',
+      `${registry.host}/models/sneaky@${pickled.digest}`,
+      '--policy-file',
+      bomPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout).reasons.map((x: { code: string }) => x.code)).toEqual([
+      'FORMAT_DENIED',
+      'MLBOM_MISSING',
+    ]);
+    // llama's attached BOM is a bare {bomFormat, specVersion}: valid JSON, but no model component.
+    const invalid = await runCli([
+      'verify',
+      `${registry.host}/models/llama@${model.digest}`,
+      '--policy-file',
+      bomPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
+    expect(invalid.code).toBe(1);
+    expect(JSON.parse(invalid.stdout).reasons.map((x: { code: string }) => x.code)).toEqual([
+      'MLBOM_INVALID',
+    ]);
   });
 
   it('contacts only hosts a policy governs: ungoverned and tag-only references cost no request', async () => {
