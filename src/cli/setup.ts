@@ -5,6 +5,7 @@ import { RegistryVerifier } from '../engine/registry-verifier.ts';
 import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig } from '../oci/credentials.ts';
+import { legacyTagFetcher, SignatureVerifier } from '../verify/index.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
 
@@ -53,10 +54,14 @@ export function registryClientFrom(flags: RegistryFlags): RegistryClient {
 
 export function verifierFrom(flags: RegistryFlags): { verifier: ModelVerifier; close(): Promise<void> } {
   const client = registryClientFrom(flags);
+  // One SignatureVerifier per process: it keeps trust material per policy generation.
+  // Policies here come from files the operator controls, so trustedRoot.file may be read.
+  const signatures = new SignatureVerifier({ legacyTags: legacyTagFetcher(client), readFiles: true });
   const verifier = new RegistryVerifier(client, {
+    signatures: signatures.check,
     formats: checkFormats,
-    mlbom: checkMlBom(),
-    provenance: checkProvenance(),
+    mlbom: checkMlBom(signatures),
+    provenance: checkProvenance(signatures),
   });
   return { verifier, close: () => client.close() };
 }

@@ -10,6 +10,7 @@ import { type FakeServer, startFakeServer } from '../../support/fake-server.ts';
 import { Oras, type Pushed } from '../../support/oras.ts';
 import { startRegistry, type TestRegistry } from '../../support/registries.ts';
 import { libraryBom } from '../evidence/boms.ts';
+import { Cosign } from '../verify/signers.ts';
 
 const ALL_FORMATS = '[safetensors, gguf, onnx, pickle, pytorch-zip, keras-h5, numpy, unknown]';
 
@@ -172,7 +173,7 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     expect(JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code)).toEqual(['REGISTRY_ERROR']);
   });
 
-  it('fails closed with SIGNATURE_MISSING while signature verification is not in this build', async () => {
+  it('refuses an unsigned model with SIGNATURE_MISSING', async () => {
     const ref = `${registry.host}/models/llama@${model.digest}`;
     const r = await runCli([
       'verify',
@@ -249,6 +250,50 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     expect(JSON.parse(invalid.stdout).reasons.map((x: { code: string }) => x.code)).toEqual([
       'MLBOM_INVALID',
     ]);
+  });
+
+  it('admits a model cosign signed with the policy key, refuses another key (SIGNATURE_INVALID)', async () => {
+    const cosign = await Cosign.create();
+    try {
+      const trusted = await cosign.generateKeyPair('trusted');
+      const other = await cosign.generateKeyPair('other');
+      const ref = `${registry.host}/models/llama@${model.digest}`;
+      await cosign.sign(ref, trusted.key);
+      const keyPolicy = (name: string, pem: string) =>
+        policyFile(
+          `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures:\n    authorities:\n      - name: release\n        key:\n          pem: |\n${pem
+            .trim()
+            .split('\n')
+            .map((l) => `            ${l}`)
+            .join('\n')}\n`,
+        );
+      const ok = await runCli([
+        'verify',
+        ref,
+        '--policy-file',
+        keyPolicy('ok', trusted.pem),
+        '--insecure-registry',
+        registry.host,
+        '--json',
+      ]);
+      expect(JSON.parse(ok.stdout).reasons).toEqual([]);
+      expect(ok.code).toBe(0);
+      const bad = await runCli([
+        'verify',
+        ref,
+        '--policy-file',
+        keyPolicy('bad', other.pem),
+        '--insecure-registry',
+        registry.host,
+        '--json',
+      ]);
+      expect(bad.code).toBe(1);
+      expect(JSON.parse(bad.stdout).reasons.map((x: { code: string }) => x.code)).toEqual([
+        'SIGNATURE_INVALID',
+      ]);
+    } finally {
+      await cosign.close();
+    }
   });
 
   it('contacts only hosts a policy governs: ungoverned and tag-only references cost no request', async () => {
