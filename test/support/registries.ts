@@ -7,7 +7,7 @@
 //    `htpasswd` (bcrypt, made by apache2-utils' htpasswd) and `token` (JWTs from our token server, checked
 //    by the registry against the issuer certificate), so the client meets the real thing.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +60,11 @@ export async function startGgcrRegistry(opts: RegistryOptions = {}): Promise<Tes
   const bin = await toolPath('ggcr-registry');
   const dir = await mkdtemp(join(tmpdir(), 'modelgate-ggcr-'));
   const args = ['-addr', '127.0.0.1:0'];
-  if (opts.blobsOnDisk) args.push('-blobs-dir', join(dir, 'blobs'));
+  if (opts.blobsOnDisk) {
+    // The registry writes into the folder but does not create it.
+    await mkdir(join(dir, 'blobs'), { recursive: true });
+    args.push('-blobs-dir', join(dir, 'blobs'));
+  }
   if (opts.warningProbability !== undefined)
     args.push('-warning-probability', String(opts.warningProbability));
   const proc = startProcess(bin, args, { cwd: dir });
