@@ -14,7 +14,10 @@ const POLICY_POLL_MS = 5_000;
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   // Configuration is read here, once, and passed down.
   const config = serveConfig(flags, process.env);
-  const logger = pino({ level: config.logLevel, base: { app: 'modelgate' } });
+  // Asynchronous writes: a synchronous write per admission costs the event loop
+  // more than the decision itself (see docs/performance.md). Flushed on shutdown.
+  const logDestination = pino.destination({ dest: 1, sync: false });
+  const logger = pino({ level: config.logLevel, base: { app: 'modelgate' } }, logDestination);
   const first = loadPolicyFiles(config.policyFiles);
   if (first.errors.length > 0)
     throw new UsageError(`invalid policy files:\n${formatPolicyErrors(first.errors)}`);
@@ -60,7 +63,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       stopWatching();
-      Promise.allSettled([server.close(), registry.close()]).then(() => resolve());
+      Promise.allSettled([server.close(), registry.close()]).then(() => {
+        logDestination.flushSync();
+        resolve();
+      });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -2,7 +2,7 @@ import type { Decision, Finding } from './decision.ts';
 
 const MAX_MESSAGE = 12_000;
 const MAX_WARNINGS = 40;
-const MAX_WARNING_LENGTH = 500;
+const MAX_WARNING_LENGTH = 256; // the API server's own limit per warning
 
 /** One line per finding: what, where, which policy, why, and how to fix it. */
 export function findingLine(f: Finding): string {
