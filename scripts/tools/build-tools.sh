@@ -14,18 +14,28 @@ TOOLS_DIR="$MODELGATE_CACHE/tools"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Go tools installed as published: name | module path (go install target) | version | binary name.
-# Later peers (cosign, helm, ...) are added as rows here.
+# helm: the latest v3 (v4 is on the proxy too; v3 was chosen for stability).
 GO_TOOLS=(
   "oras|oras.land/oras/cmd/oras|v1.3.6|oras"
   "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3|cosign"
+  "helm|helm.sh/helm/v3/cmd/helm|v3.21.4|helm"
 )
 
 # Go tools built from a wrapper module in scripts/tools/<dir> (go.mod pins the versions; the cache key
-# is the version plus a hash of the wrapper's files): name | dir | version | binary name.
+# is the version plus a hash of the wrapper's files and its ldflags): name | dir | version | binary name
+# | extra -ldflags (optional).
 # go-containerregistry's own cmd/registry does not enable the referrers API, hence its wrapper.
-# kube-apiserver and etcd (wrappers that replace the staging modules) belong here too.
+# k8s.io/kubernetes and etcd's server replace their sibling modules with local folders, so neither can be
+# `go install`ed: their wrappers require them with the siblings at published versions. kube-apiserver
+# gets its version stamped as upstream's release build does: without it the server reports
+# v0.0.0-master, which Helm's kubeVersion checks and clients would see.
+KUBE_VERSION_LDFLAGS="-X k8s.io/component-base/version.gitVersion=v1.36.3"
+KUBE_VERSION_LDFLAGS+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=36"
+KUBE_VERSION_LDFLAGS+=" -X k8s.io/component-base/version.gitTreeState=clean"
 WRAPPER_TOOLS=(
   "ggcr-registry|ggcr-registry|v0.22.1|ggcr-registry"
+  "etcd|etcd|v3.6.16|etcd|-s -w"
+  "kube-apiserver|kube-apiserver|v1.36.3|kube-apiserver|-s -w $KUBE_VERSION_LDFLAGS"
 )
 
 # Debian tools: name | package | binary path.
@@ -85,10 +95,14 @@ build_go_tool() {
 }
 
 build_wrapper_tool() {
-  local name="$1" subdir="$2" version="$3" bin="$4"
+  local name="$1" subdir="$2" version="$3" bin="$4" ldflags="${5:-}"
   local src="$SCRIPT_DIR/$subdir"
   local hash
-  hash="$(cat "$src"/go.mod "$src"/go.sum "$src"/*.go | sha256sum | cut -c1-8)"
+  # ldflags join the hash only when set, so rows without them keep their cache key.
+  hash="$({
+    cat "$src"/go.mod "$src"/go.sum "$src"/*.go
+    [ -z "$ldflags" ] || printf 'ldflags=%s\n' "$ldflags"
+  } | sha256sum | cut -c1-8)"
   local dir="$TOOLS_DIR/$name-$version-$hash"
   if [ ! -x "$dir/$bin" ]; then
     command -v go >/dev/null 2>&1 || { log "go is required to build $name"; return 1; }
@@ -107,7 +121,7 @@ build_wrapper_tool() {
         GOMODCACHE="$MODELGATE_CACHE/go/mod" \
         GOTOOLCHAIN=local \
         CGO_ENABLED=0 \
-        go build -trimpath -o "$dir.partial/$bin" . >&2
+        go build -trimpath -ldflags="$ldflags" -o "$dir.partial/$bin" . >&2
     )
     rm -rf "$work" "$dir"
     mv "$dir.partial" "$dir"
@@ -159,8 +173,8 @@ for row in "${GO_TOOLS[@]}"; do
   if wanted "$name" "$@"; then build_go_tool "$name" "$module" "$version" "$bin"; fi
 done
 for row in "${WRAPPER_TOOLS[@]}"; do
-  IFS='|' read -r name subdir version bin <<<"$row"
-  if wanted "$name" "$@"; then build_wrapper_tool "$name" "$subdir" "$version" "$bin"; fi
+  IFS='|' read -r name subdir version bin ldflags <<<"$row"
+  if wanted "$name" "$@"; then build_wrapper_tool "$name" "$subdir" "$version" "$bin" "$ldflags"; fi
 done
 for row in "${APT_TOOLS[@]}"; do
   IFS='|' read -r name package path <<<"$row"
