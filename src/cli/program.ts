@@ -47,6 +47,37 @@ export function buildProgram(): Command {
       collect,
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--kubernetes', 'cluster mode: ModelPolicies and namespace labels from the API server')
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig for --kubernetes (default: KUBECONFIG, else the service account)',
+    )
+    .option('--namespace <ns>', 'namespace modelgate runs in (default: POD_NAMESPACE or the service account)')
+    .option(
+      '--secret-namespace <ns>',
+      'namespace whose Secrets and ConfigMaps may be read (repeatable; none: any)',
+      collect,
+    )
+    .option('--pod-pull-secrets', "use the pod's imagePullSecrets and its service account's for registries")
+    .option('--no-events', 'do not record a Kubernetes Event on each refusal')
+    .option(
+      '--tls-self-manage',
+      'keep a CA and serving certificate in a Secret, and the webhook caBundle in step; rotated before expiry',
+    )
+    .option('--tls-secret <name>', 'Secret of --tls-self-manage', 'modelgate-tls')
+    .option('--webhook-config <name>', 'ValidatingWebhookConfiguration whose caBundle --tls-self-manage sets')
+    .option('--service <name>', 'Service the API server calls, named in the certificate', 'modelgate')
+    .option('--tls-san <name|ip>', 'extra DNS name or IP address for the certificate (repeatable)', collect)
+    .option('--cache-max-entries <n>', 'verified decisions kept (and tag resolutions); LRU', '10000')
+    .option('--cache-ttl-ms <ms>', 'how long a verified decision is kept; 0 turns the cache off', '300000')
+    .option('--negative-cache-max-entries <n>', 'refusals kept, apart from verified decisions', '2000')
+    .option(
+      '--negative-cache-ttl-ms <ms>',
+      'how long a refusal is kept (transient failures never are)',
+      '10000',
+    )
+    .option('--tag-cache-ttl-ms <ms>', 'how long a tag -> digest resolution is kept', '30000')
+    .option('--registry-concurrency <n>', 'verifications running at once per registry host', '8')
     .action(async (flags) => {
       await serveCommand(flags);
     });

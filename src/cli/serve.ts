@@ -1,12 +1,22 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { startAdmissionServer } from '../admission/server.ts';
 import { type ServeConfig, type ServeFlags, serveConfig } from '../config.ts';
-import { Engine, type PolicySnapshot } from '../engine/engine.ts';
+import { CachingVerifier } from '../engine/caching-verifier.ts';
+import { Engine, type ModelVerifier, type PolicySnapshot } from '../engine/engine.ts';
+import { createRegistryMetrics, createVerificationMetrics } from '../engine/metrics.ts';
+import { RegistryVerifier } from '../engine/registry-verifier.ts';
+import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts';
+import { type Cluster, ClusterConfigError, type ClusterOptions, startCluster } from '../kube/cluster.ts';
+import { RegistryClient } from '../oci/client.ts';
+import { credentialsFromDockerConfig, type StaticCredentialStore } from '../oci/credentials.ts';
+import { legacyTagFetcher, SignatureVerifier } from '../verify/index.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
-import { verifierFrom } from './setup.ts';
+import { serveVerificationOptions, verifierFrom } from './setup.ts';
 
 const POLICY_POLL_MS = 5_000;
 
@@ -18,16 +28,22 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   // more than the decision itself (see docs/performance.md). Flushed on shutdown.
   const logDestination = pino.destination({ dest: 1, sync: false });
   const logger = pino({ level: config.logLevel, base: { app: 'modelgate' } }, logDestination);
+  if (config.policySource === 'kubernetes') return serveCluster(config, logger, logDestination);
   const first = loadPolicyFiles(config.policyFiles);
   if (first.errors.length > 0)
     throw new UsageError(`invalid policy files:\n${formatPolicyErrors(first.errors)}`);
   let snapshot: PolicySnapshot = first.snapshot;
   logger.info({ policies: snapshot.policies.map((p) => p.name) }, 'policies loaded');
 
-  const registry = verifierFrom({
-    insecureRegistry: config.insecureRegistries,
-    ...(config.registryConfigFile ? { registryConfig: config.registryConfigFile } : {}),
-  });
+  // One registry for every metric: admission, verification, caches, registry requests.
+  const metrics = new Registry();
+  const registry = verifierFrom(
+    {
+      insecureRegistry: config.insecureRegistries,
+      ...(config.registryConfigFile ? { registryConfig: config.registryConfigFile } : {}),
+    },
+    serveVerificationOptions(config, metrics, logger),
+  );
   const engine = new Engine({
     unmatched: config.unmatched,
     deadlineMs: config.deadlineMs,
@@ -39,7 +55,6 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const stopWatching = watchPolicies(config, logger, (next) => {
     snapshot = next;
   });
-  const metrics = new Registry();
   const server = await startAdmissionServer({
     host: config.host,
     port: config.port,
@@ -108,4 +123,183 @@ function watchPolicies(
   }, POLICY_POLL_MS);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+// ---- cluster mode (`serve --kubernetes`) ----------------------------------------------------------------
+
+/**
+ * The webhook as it runs in a cluster: ModelPolicies and namespace labels from informers, Secrets and
+ * ConfigMaps for trust material and pull secrets, refusal Events, and (with --tls-self-manage) its own
+ * CA and serving certificate. Ready once the first lists are in (and the certificate is in place).
+ */
+async function serveCluster(
+  config: ServeConfig,
+  logger: pino.Logger,
+  logDestination: ReturnType<typeof pino.destination>,
+): Promise<void> {
+  const kube = config.kubernetes!;
+  const cluster = connectCluster({
+    ...(kube.kubeconfig !== undefined ? { kubeconfig: kube.kubeconfig } : {}),
+    ...(kube.namespace !== undefined ? { namespace: kube.namespace } : {}),
+    podName: kube.podName,
+    secretNamespaces: kube.secretNamespaces,
+    podPullSecrets: kube.podPullSecrets,
+    events: kube.events,
+    ...(kube.tls !== undefined ? { tls: kube.tls } : {}),
+    logger,
+    ...fallbackCredentials(config),
+  });
+  logger.info(
+    {
+      namespace: cluster.namespace,
+      secretNamespaces: kube.secretNamespaces.length > 0 ? kube.secretNamespaces : 'any',
+      podPullSecrets: kube.podPullSecrets,
+      events: kube.events,
+      tls: kube.tls ? 'self-managed' : config.tlsCertFile ? 'files' : 'generated',
+    },
+    'cluster mode',
+  );
+  const metrics = new Registry();
+  const registry = clusterVerifier(config, metrics, logger, cluster);
+  const engine = new Engine({
+    unmatched: config.unmatched,
+    deadlineMs: config.deadlineMs,
+    policies: () => cluster.snapshot(),
+    namespaceLabels: (ns) => cluster.namespaceLabels(ns),
+    verifier: registry.verifier,
+  });
+
+  // The server needs its certificate before it listens: with --tls-self-manage it comes from the Secret.
+  const shutdown = new AbortController();
+  const stopEarly = () => shutdown.abort(new Error('shutting down'));
+  process.once('SIGTERM', stopEarly);
+  process.once('SIGINT', stopEarly);
+  try {
+    await cluster.certificates?.start(shutdown.signal);
+  } catch (err) {
+    await cluster.close();
+    await registry.close();
+    logDestination.flushSync();
+    if (shutdown.signal.aborted) return;
+    throw err;
+  }
+  process.off('SIGTERM', stopEarly);
+  process.off('SIGINT', stopEarly);
+  const tlsFiles = kube.tls
+    ? { certFile: kube.tls.certFile, keyFile: kube.tls.keyFile }
+    : {
+        ...(config.tlsCertFile ? { certFile: config.tlsCertFile } : {}),
+        ...(config.tlsKeyFile ? { keyFile: config.tlsKeyFile } : {}),
+      };
+  const server = await startAdmissionServer({
+    host: config.host,
+    port: config.port,
+    tls: tlsFiles,
+    maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.deadlineMs + 1_500,
+    decide: (request, signal) => cluster.decide(request, (req) => engine.review(req, signal)),
+    ready: () => cluster.ready(),
+    logger,
+    metrics,
+  });
+  logger.info(
+    { url: server.url, unmatched: config.unmatched, deadlineMs: config.deadlineMs },
+    'modelgate serving (cluster mode)',
+  );
+  void cluster.synced().then(() => logger.info('ready'));
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      Promise.allSettled([server.close(), cluster.close(), registry.close()])
+        // The serving key is written again from the Secret at the next start: leave no copy behind.
+        .then(() => (kube.tls ? removeServingFiles(kube.tls.certFile, kube.tls.keyFile) : undefined))
+        .then(() => {
+          logDestination.flushSync();
+          resolve();
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** Removes the serving pair, and its folder when nothing else is in it. */
+async function removeServingFiles(certFile: string, keyFile: string): Promise<void> {
+  await Promise.allSettled([rm(keyFile, { force: true }), rm(certFile, { force: true })]);
+  await rmdir(dirname(keyFile)).catch(() => {});
+}
+
+function connectCluster(opts: ClusterOptions): Cluster {
+  try {
+    return startCluster(opts);
+  } catch (err) {
+    if (err instanceof ClusterConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** `--registry-config` as the credentials used when no pull secret applies. */
+function fallbackCredentials(config: ServeConfig): { fallbackCredentials?: StaticCredentialStore } {
+  const file = config.registryConfigFile;
+  if (file === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--registry-config: cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return { fallbackCredentials: credentialsFromDockerConfig(text) };
+  } catch (err) {
+    // The message names the file, never its contents: it holds secrets.
+    throw new UsageError(`--registry-config: ${file} is not a docker config.json (${(err as Error).name})`);
+  }
+}
+
+/**
+ * The verifier chain of setup.ts's verifierFrom, with what cluster mode changes: registry credentials
+ * from pull secrets (per verification), trust material from Secrets and ConfigMaps (never from files a
+ * policy names), and compiled trust dropped when a Secret or ConfigMap it came from changes.
+ */
+function clusterVerifier(
+  config: ServeConfig,
+  metrics: Registry,
+  logger: pino.Logger,
+  cluster: Cluster,
+): { verifier: ModelVerifier; close(): Promise<void> } {
+  const options = serveVerificationOptions(config, metrics, logger);
+  const registryMetrics = createRegistryMetrics(metrics);
+  const client = new RegistryClient({
+    insecureRegistries: config.insecureRegistries,
+    credentials: cluster.credentials,
+    userAgent: 'modelgate/0.1.0',
+    onRequest: (e) => {
+      registryMetrics.observe(e);
+      options.onRequest?.(e);
+    },
+  });
+  const signatures = new SignatureVerifier({
+    legacyTags: legacyTagFetcher(client),
+    trustedRoots: cluster.objects,
+    secrets: cluster.objects,
+    readFiles: false,
+  });
+  cluster.onTrustChange((uid) => signatures.trust.invalidate(uid));
+  const inner = new RegistryVerifier(client, {
+    signatures: signatures.check,
+    formats: checkFormats,
+    mlbom: checkMlBom(signatures),
+    provenance: checkProvenance(signatures),
+  });
+  const caching = new CachingVerifier({
+    inner,
+    resolveTag: async (ref, signal) =>
+      (await client.resolve(ref.registry, ref.repository, ref.tag ?? 'latest', signal)).digest,
+    ...(options.cache ? { cache: options.cache } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    metrics: createVerificationMetrics(metrics),
+  });
+  // Pull secrets are read outside the decision cache: a cached verdict costs no Secret read.
+  return { verifier: cluster.verifier(caching), close: () => client.close() };
 }

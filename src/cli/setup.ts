@@ -1,10 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { parseInsecureRegistry, parseNamespaceLabels, parsePositiveInt, parseUnmatched } from '../config.ts';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import {
+  parseInsecureRegistry,
+  parseNamespaceLabels,
+  parsePositiveInt,
+  parseUnmatched,
+  type ServeConfig,
+} from '../config.ts';
+import { type CacheSettings, CachingVerifier, type LimitSettings } from '../engine/caching-verifier.ts';
 import { Engine, type ModelVerifier } from '../engine/engine.ts';
+import { createRegistryMetrics, createVerificationMetrics } from '../engine/metrics.ts';
 import { RegistryVerifier } from '../engine/registry-verifier.ts';
 import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig } from '../oci/credentials.ts';
+import type { RequestEvent } from '../oci/transport.ts';
 import { legacyTagFetcher, SignatureVerifier } from '../verify/index.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
@@ -21,10 +32,51 @@ export interface EngineFlags {
 export interface RegistryFlags {
   insecureRegistry?: readonly string[];
   registryConfig?: string;
+  /** Bounds one shared verification too (the CLI's `--deadline-ms`). */
+  deadlineMs?: string;
+}
+
+/** How the verifier caches, bounds and reports (the server's; the one-shot commands take the defaults). */
+export interface VerificationOptions {
+  readonly cache?: Partial<CacheSettings>;
+  readonly limits?: Partial<LimitSettings>;
+  /** Verification, cache and registry metrics are registered here (the admission metrics' registry). */
+  readonly metrics?: Registry;
+  /** Each registry round trip (host, method, path, status, time, bytes: never headers). */
+  readonly onRequest?: (e: RequestEvent) => void;
+}
+
+/** What `serve` configures: caches and limits from its flags, metrics beside the admission metrics, trace logs. */
+export function serveVerificationOptions(
+  config: ServeConfig,
+  metrics: Registry,
+  logger: Logger,
+): VerificationOptions {
+  const v = config.verification;
+  return {
+    cache: {
+      maxEntries: v.cacheMaxEntries,
+      ttlMs: v.cacheTtlMs,
+      negativeMaxEntries: v.negativeCacheMaxEntries,
+      negativeTtlMs: v.negativeCacheTtlMs,
+      tagMaxEntries: v.cacheMaxEntries,
+      tagTtlMs: v.tagCacheTtlMs,
+    },
+    // A verification outlives no admission by more than the deadline.
+    limits: { perRegistry: v.registryConcurrency, workTimeoutMs: config.deadlineMs },
+    metrics,
+    // The event carries no header: credentials and tokens cannot reach the log through it.
+    onRequest: (e) => {
+      if (logger.isLevelEnabled('trace')) logger.trace({ registryRequest: e }, 'registry request');
+    },
+  };
 }
 
 /** The registry client every command uses: TLS unless a registry is named insecure; credentials from a docker config. */
-export function registryClientFrom(flags: RegistryFlags): RegistryClient {
+export function registryClientFrom(
+  flags: RegistryFlags,
+  onRequest?: (e: RequestEvent) => void,
+): RegistryClient {
   const insecureRegistries = (flags.insecureRegistry ?? []).map(parseInsecureRegistry);
   let credentials: ReturnType<typeof credentialsFromDockerConfig> | undefined;
   if (flags.registryConfig !== undefined) {
@@ -49,19 +101,45 @@ export function registryClientFrom(flags: RegistryFlags): RegistryClient {
     insecureRegistries,
     ...(credentials ? { credentials } : {}),
     userAgent: 'modelgate/0.1.0',
+    ...(onRequest ? { onRequest } : {}),
   });
 }
 
-export function verifierFrom(flags: RegistryFlags): { verifier: ModelVerifier; close(): Promise<void> } {
-  const client = registryClientFrom(flags);
+/**
+ * The verifier of one process: the registry pipeline (evidence and checks) behind the decision cache,
+ * coalescing and per-registry limits (CachingVerifier).
+ */
+export function verifierFrom(
+  flags: RegistryFlags,
+  opts: VerificationOptions = {},
+): { verifier: CachingVerifier; close(): Promise<void> } {
+  const registryMetrics = opts.metrics ? createRegistryMetrics(opts.metrics) : undefined;
+  const onRequest =
+    registryMetrics || opts.onRequest
+      ? (e: RequestEvent) => {
+          registryMetrics?.observe(e);
+          opts.onRequest?.(e);
+        }
+      : undefined;
+  const client = registryClientFrom(flags, onRequest);
   // One SignatureVerifier per process: it keeps trust material per policy generation.
   // Policies here come from files the operator controls, so trustedRoot.file may be read.
   const signatures = new SignatureVerifier({ legacyTags: legacyTagFetcher(client), readFiles: true });
-  const verifier = new RegistryVerifier(client, {
+  const inner = new RegistryVerifier(client, {
     signatures: signatures.check,
     formats: checkFormats,
     mlbom: checkMlBom(signatures),
     provenance: checkProvenance(signatures),
+  });
+  const deadlineMs =
+    flags.deadlineMs === undefined ? undefined : parsePositiveInt('--deadline-ms', flags.deadlineMs, 600_000);
+  const verifier = new CachingVerifier({
+    inner,
+    resolveTag: async (ref, signal) =>
+      (await client.resolve(ref.registry, ref.repository, ref.tag ?? 'latest', signal)).digest,
+    ...(opts.cache ? { cache: opts.cache } : {}),
+    limits: { ...(deadlineMs !== undefined ? { workTimeoutMs: deadlineMs } : {}), ...opts.limits },
+    ...(opts.metrics ? { metrics: createVerificationMetrics(opts.metrics) } : {}),
   });
   return { verifier, close: () => client.close() };
 }

@@ -10,6 +10,7 @@ import { type ExtractedReference, extractModelReferences } from '../workload/ext
 import { type GroupVersionKind, podTemplatesOf } from '../workload/podspecs.ts';
 import type { Decision, Finding, PolicyMode } from './decision.ts';
 import { decide } from './message.ts';
+import { PolicyIndex } from './policy-index.ts';
 import { REASON_FIX, type ReasonCode } from './reasons.ts';
 
 export type UnmatchedAction = 'allow' | 'warn' | 'deny';
@@ -57,6 +58,11 @@ export interface CheckOutcome {
  */
 export interface ModelVerifier {
   verify(ref: ModelReference, policy: CompiledPolicy, signal: AbortSignal): Promise<CheckOutcome>;
+  /**
+   * The outcome, when it is known without any I/O (a cache hit); else undefined and the engine calls
+   * `verify`. Lets a request whose every answer is cached skip the deadline machinery.
+   */
+  cached?(ref: ModelReference, policy: CompiledPolicy): CheckOutcome | undefined;
 }
 
 export interface EngineOptions {
@@ -118,15 +124,12 @@ export class Engine {
     if (!templates.ok) return invalid(templates.error);
     if (templates.templates.length === 0) return decide([], what);
 
-    const namespace = req.namespace ?? '';
-    const labels = this.#opts.namespaceLabels(namespace);
-    const snapshot = this.#opts.policies();
-    const applicable = snapshot.policies.filter((p) => p.appliesToNamespace(namespace, labels));
+    const scope = this.#scope(req.namespace ?? '');
     const isModelImage = (image: string) => {
       const parsed = parseReference(image);
       if (!parsed.ok) return false;
-      const repo = repositoryOf(parsed.ref);
-      return applicable.some((p) => p.governs(repo)) || snapshot.invalid.some((p) => p.governs?.(repo));
+      const governing = scope.index.governing(repositoryOf(parsed.ref));
+      return governing.policies.some(scope.applies) || governing.invalid.length > 0;
     };
 
     const extracted: ExtractedReference[] = [];
@@ -138,20 +141,16 @@ export class Engine {
         return invalid(`more than ${MAX_REFERENCES_PER_OBJECT} model references in one object`);
       }
     }
-    const findings = await this.#judge(extracted, applicable, snapshot, outer);
+    const findings = await this.#judge(extracted, scope, outer);
     return decide(findings, what);
   }
 
   /** Decides one reference as if a pod in `namespace` named it (the CLI's `verify`). */
   async verifyReference(raw: string, namespace: string, signal?: AbortSignal): Promise<ReferenceVerdict> {
-    const labels = this.#opts.namespaceLabels(namespace);
-    const snapshot = this.#opts.policies();
-    const applicable = snapshot.policies.filter((p) => p.appliesToNamespace(namespace, labels));
     const reports: { name: string; mode: PolicyMode; report?: unknown }[] = [];
     const findings = await this.#judge(
       [{ raw, fieldPath: 'argument', source: 'argument' }],
-      applicable,
-      snapshot,
+      this.#scope(namespace),
       signal,
       reports,
     );
@@ -165,15 +164,39 @@ export class Engine {
     };
   }
 
+  /**
+   * The policies in force for one request in `namespace`: which govern a repository (memoized per
+   * snapshot) and whether each applies to the namespace (decided once per request, and only for policies
+   * that govern something the request names).
+   */
+  #scope(namespace: string): Scope {
+    const labels = this.#opts.namespaceLabels(namespace);
+    const index = PolicyIndex.of(this.#opts.policies());
+    const seen = new Map<CompiledPolicy, boolean>();
+    const applies = (p: CompiledPolicy): boolean => {
+      let v = seen.get(p);
+      if (v === undefined) {
+        v = p.appliesToNamespace(namespace, labels);
+        seen.set(p, v);
+      }
+      return v;
+    };
+    return { index, applies };
+  }
+
   async #judge(
     refs: readonly ExtractedReference[],
-    applicable: readonly CompiledPolicy[],
-    snapshot: PolicySnapshot,
+    scope: Scope,
     outer: AbortSignal | undefined,
     reports?: { name: string; mode: PolicyMode; report?: unknown }[],
   ): Promise<Finding[]> {
     const findings: Finding[] = [];
-    const jobs: { ref: ModelReference; e: ExtractedReference; policy: CompiledPolicy }[] = [];
+    const jobs: {
+      ref: ModelReference;
+      e: ExtractedReference;
+      policy: CompiledPolicy;
+      known?: CheckOutcome;
+    }[] = [];
 
     for (const e of refs) {
       const parsed = parseReference(e.raw);
@@ -191,25 +214,24 @@ export class Engine {
       }
       const ref = parsed.ref;
       const repo = repositoryOf(ref);
-      for (const bad of snapshot.invalid) {
-        if (bad.governs?.(repo) ?? false) {
-          const first = bad.errors[0];
-          const detail = first ? `${first.path}: ${first.message}` : 'invalid';
-          findings.push(
-            place(
-              {
-                code: 'POLICY_INVALID',
-                message: `policy ${bad.name} that governs this model is invalid (${detail})`,
-              },
-              e.raw,
-              e.fieldPath,
-              bad.name,
-              'Enforce',
-            ),
-          );
-        }
+      const covering = scope.index.governing(repo);
+      for (const bad of covering.invalid) {
+        const first = bad.errors[0];
+        const detail = first ? `${first.path}: ${first.message}` : 'invalid';
+        findings.push(
+          place(
+            {
+              code: 'POLICY_INVALID',
+              message: `policy ${bad.name} that governs this model is invalid (${detail})`,
+            },
+            e.raw,
+            e.fieldPath,
+            bad.name,
+            'Enforce',
+          ),
+        );
       }
-      const governing = applicable.filter((p) => p.governs(repo));
+      const governing = covering.policies.filter(scope.applies);
       if (governing.length === 0) {
         const action = this.#opts.unmatched;
         if (action !== 'allow') {
@@ -242,10 +264,15 @@ export class Engine {
           reports?.push({ name: policy.name, mode: policy.mode });
           continue;
         }
-        jobs.push({ ref, e, policy });
+        const known = this.#opts.verifier.cached?.(ref, policy);
+        jobs.push(known === undefined ? { ref, e, policy } : { ref, e, policy, known });
       }
     }
     if (jobs.length === 0) return findings;
+    if (jobs.every((j) => j.known !== undefined)) {
+      for (const job of jobs) record(job, job.known!);
+      return findings;
+    }
 
     // One deadline for the whole request: whatever is unfinished then is refused.
     const controller = new AbortController();
@@ -261,6 +288,7 @@ export class Engine {
     try {
       const outcomes = await Promise.all(
         jobs.map(async (job) => {
+          if (job.known !== undefined) return job.known;
           const run = this.#opts.verifier.verify(job.ref, job.policy, controller.signal).catch(
             (err: unknown): CheckOutcome => ({
               failures: [
@@ -278,22 +306,31 @@ export class Engine {
         }),
       );
       outcomes.forEach((o, i) => {
-        const job = jobs[i]!;
-        for (const f of o.failures)
-          findings.push(place(f, job.e.raw, job.e.fieldPath, job.policy.name, job.policy.mode));
-        reports?.push({
-          name: job.policy.name,
-          mode: job.policy.mode,
-          ...(o.report ? { report: o.report } : {}),
-        });
+        record(jobs[i]!, o);
       });
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onOuterAbort);
-      if (!controller.signal.aborted) controller.abort(new Error('request decided'));
+      // Not aborted: every verification has answered, so nothing is left to cancel (and an abort
+      // reason would cost a stack trace per request).
     }
     return findings;
+
+    function record(job: { e: ExtractedReference; policy: CompiledPolicy }, o: CheckOutcome): void {
+      for (const f of o.failures)
+        findings.push(place(f, job.e.raw, job.e.fieldPath, job.policy.name, job.policy.mode));
+      reports?.push({
+        name: job.policy.name,
+        mode: job.policy.mode,
+        ...(o.report ? { report: o.report } : {}),
+      });
+    }
   }
+}
+
+interface Scope {
+  readonly index: PolicyIndex;
+  readonly applies: (p: CompiledPolicy) => boolean;
 }
 
 class DeadlineError extends Error {

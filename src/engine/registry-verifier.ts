@@ -5,6 +5,7 @@ import { isRegistryError } from '../oci/errors.ts';
 import { layerTitle } from '../oci/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import { formatReference, type ModelReference } from '../reference/reference.ts';
+import { Coalescer } from './coalesce.ts';
 import type { CheckFailure, CheckOutcome, ModelVerifier } from './engine.ts';
 import { CHECKS, type CheckName, unverifiable } from './pending.ts';
 
@@ -13,13 +14,15 @@ export type EvidenceChecks = Partial<Record<CheckName, EvidenceCheck>>;
 /**
  * Verifies a model against a policy from what its registry holds: gathers
  * the evidence once per reference (concurrent requests for the same
- * reference share one gathering), then runs each check the policy demands.
- * A demanded check with no implementation in `checks` fails closed.
+ * reference share one gathering, each waiting under its own signal), then
+ * runs the checks the policy demands, side by side. A demanded check with
+ * no implementation in `checks` fails closed.
  */
 export class RegistryVerifier implements ModelVerifier {
   readonly #client: RegistryClient;
   readonly #checks: EvidenceChecks;
-  readonly #inflight = new Map<string, Promise<ArtifactEvidence>>();
+  // A caller whose deadline passes leaves; the gathering stops only when no caller is left.
+  readonly #gatherings = new Coalescer<ArtifactEvidence>({ whenAbandoned: 'abort' });
 
   constructor(client: RegistryClient, checks: EvidenceChecks = {}) {
     this.#client = client;
@@ -33,33 +36,35 @@ export class RegistryVerifier implements ModelVerifier {
     } catch (err) {
       return { failures: [registryFailure(err, signal)] };
     }
+    // The checks read different blobs: run side by side, their round trips overlap. Failures keep the
+    // order of CHECKS.
+    const results = await Promise.all(
+      CHECKS.filter((c) => c.demanded(policy)).map(async (c) => {
+        const impl = this.#checks[c.name];
+        if (!impl) return { name: c.name, failures: [unverifiable(c.name, 'not implemented in this build')] };
+        try {
+          const r = await impl(evidence, policy, signal);
+          return { name: c.name, failures: r.failures, report: r.report };
+        } catch (err) {
+          return { name: c.name, failures: [registryFailure(err, signal, c.name)] };
+        }
+      }),
+    );
     const failures: CheckFailure[] = [];
     const checks: Record<string, unknown> = {};
-    for (const c of CHECKS) {
-      if (!c.demanded(policy)) continue;
-      const impl = this.#checks[c.name];
-      if (!impl) {
-        failures.push(unverifiable(c.name, 'not implemented in this build'));
-        continue;
-      }
-      try {
-        const r = await impl(evidence, policy, signal);
-        failures.push(...r.failures);
-        checks[c.name] = r.report;
-      } catch (err) {
-        failures.push(registryFailure(err, signal, c.name));
-      }
+    for (const r of results) {
+      failures.push(...r.failures);
+      if ('report' in r) checks[r.name] = r.report;
     }
     return { failures, report: { ...describeEvidence(evidence), checks } };
   }
 
   #gather(ref: ModelReference, signal: AbortSignal): Promise<ArtifactEvidence> {
-    const key = formatReference(ref);
-    const running = this.#inflight.get(key);
-    if (running) return running;
-    const p = gatherEvidence(this.#client, ref, signal).finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, p);
-    return p;
+    return this.#gatherings.run(
+      formatReference(ref),
+      (shared) => gatherEvidence(this.#client, ref, shared),
+      signal,
+    );
   }
 }
 
@@ -83,7 +88,8 @@ export function describeEvidence(e: ArtifactEvidence) {
   };
 }
 
-function registryFailure(err: unknown, signal: AbortSignal, check?: string): CheckFailure {
+/** A registry client's failure (or a check's exception) as the coded failure it stands for. */
+export function registryFailure(err: unknown, signal: AbortSignal, check?: string): CheckFailure {
   const where = check ? ` (${check})` : '';
   if (signal.aborted)
     return { code: 'DEADLINE_EXCEEDED', message: `verification was cut off by the deadline${where}` };

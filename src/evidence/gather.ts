@@ -10,8 +10,9 @@ export const MAX_INDEX_CHILDREN = 16;
  * Resolves one model reference and lists what is stored with it: the
  * manifest (digest-checked by the client), its layers, and its referrers.
  * Blobs are not read here; checks read what they need through `reader`.
- * Round trips on the critical path: resolve, then referrers and (for an
- * index) child manifests in parallel.
+ * Round trips on the critical path: for a reference pinned by digest, the
+ * manifest and the referrers side by side; for a tag, resolve, then
+ * referrers and (for an index) child manifests in parallel.
  */
 export async function gatherEvidence(
   client: RegistryClient,
@@ -19,9 +20,14 @@ export async function gatherEvidence(
   signal: AbortSignal,
 ): Promise<ArtifactEvidence> {
   const { registry, repository } = ref;
+  // A digest names the manifest the resolution must hash to (the client refuses anything else), so
+  // its referrers can be asked for at once.
+  const early =
+    ref.digest === undefined ? undefined : client.referrers(registry, repository, ref.digest, {}, signal);
+  early?.catch(() => {});
   const resolved = await client.resolve(registry, repository, ref.digest ?? ref.tag ?? 'latest', signal);
   const reader = readerFor(client, registry, repository);
-  const referrers = client.referrers(registry, repository, resolved.digest, {}, signal);
+  const referrers = early ?? client.referrers(registry, repository, resolved.digest, {}, signal);
   const top = resolved.manifest;
   if (!isIndex(top)) {
     return {

@@ -61,8 +61,9 @@ export function credentialsFromDockerConfig(config: string | unknown): StaticCre
   if (typeof config === 'string') {
     try {
       json = JSON.parse(config);
-    } catch (e) {
-      throw new CredentialsError([`not JSON: ${(e as Error).message}`]);
+    } catch {
+      // Not the parser's message: V8 quotes the text around the error, which here holds credentials.
+      throw new CredentialsError(['not JSON']);
     }
   }
   const errors: string[] = [];

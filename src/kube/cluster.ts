@@ -1,0 +1,255 @@
+/**
+ * The cluster side of `modelgate serve --kubernetes`, wired together: policies and namespace labels from
+ * informers, policy status, Secrets and ConfigMaps on demand, pull-secret credentials, refusal Events and,
+ * when asked, self-managed webhook certificates. serve.ts builds the engine and the HTTPS server on top.
+ */
+import type { Logger } from 'pino';
+import type { AdmissionRequest } from '../admission/review.ts';
+import type { SelfManagedTlsConfig } from '../config.ts';
+import type { Decision } from '../engine/decision.ts';
+import type { AdmittedObject, ModelVerifier, PolicySnapshot } from '../engine/engine.ts';
+import type { CredentialStore } from '../oci/credentials.ts';
+import type { KubeApi } from './api.ts';
+import { CertificateManager } from './certificates.ts';
+import { ClientKubeApi, contextNamespace, loadKubeConfig } from './client.ts';
+import { AdmissionContext, ContextCredentials, PullSecretVerifier } from './credentials.ts';
+import { EventRecorder } from './events.ts';
+import { modelPolicyList, namespaceList, type RunningInformer, startInformer } from './informers.ts';
+import { NamespaceLabels, type NamespaceObject } from './namespaces.ts';
+import { ClusterObjects, TrustRefresher } from './objects.ts';
+import { type ModelPolicyObject, PolicyStore, StatusWriter } from './policies.ts';
+
+/** The DNS names of a Service, as the API server and in-cluster clients name it. */
+export function serviceDnsNames(service: string, namespace: string): string[] {
+  return [
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+  ];
+}
+
+export interface ClusterOptions {
+  /** A kubeconfig file; without it the in-cluster service account. */
+  readonly kubeconfig?: string;
+  /** The namespace modelgate runs in (default: the service account's or the kubeconfig context's). */
+  readonly namespace?: string;
+  /** This replica's name, reported on Events. */
+  readonly podName: string;
+  /** Namespaces whose Secrets and ConfigMaps may be read; empty: any. */
+  readonly secretNamespaces: readonly string[];
+  readonly podPullSecrets: boolean;
+  readonly events: boolean;
+  readonly tls?: SelfManagedTlsConfig;
+  readonly logger: Logger;
+  /** Registry credentials used when no pull secret applies (`--registry-config`). */
+  readonly fallbackCredentials?: CredentialStore;
+  /** How often every policy is looked at again, to retry status writes (default 5 min). */
+  readonly resyncMs?: number;
+}
+
+export interface Cluster {
+  /** The namespace modelgate runs in. */
+  readonly namespace: string;
+  readonly objects: ClusterObjects;
+  /** The CredentialStore to give the registry client. */
+  readonly credentials: ContextCredentials;
+  /** The certificate manager, in self-managed TLS mode. */
+  readonly certificates?: CertificateManager;
+  snapshot(): PolicySnapshot;
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
+  /** Wraps the registry verifier so that it runs with the pull secrets of each verification. */
+  verifier(inner: ModelVerifier): ModelVerifier;
+  /** Runs a decision with the admitted object in context, then records a refusal Event (not awaited). */
+  decide(request: AdmissionRequest, review: (req: AdmittedObject) => Promise<Decision>): Promise<Decision>;
+  /** Ready: first full lists of policies and namespaces taken in, and (self-managed TLS) a certificate in place. */
+  ready(): boolean;
+  /** Resolves when the first lists are in. */
+  synced(): Promise<void>;
+  /** Hands in the trust cache's invalidation, once the verifier exists. */
+  onTrustChange(invalidate: (uid: string) => void): void;
+  close(): Promise<void>;
+}
+
+/** The cluster connection cannot be set up as configured (a usage error for the CLI). */
+export class ClusterConfigError extends Error {
+  override name = 'ClusterConfigError';
+}
+
+/** Connects to the API server and starts the informers; resolves at once (readiness tells when synced). */
+export function startCluster(opts: ClusterOptions): Cluster {
+  const log = opts.logger.child({ component: 'kube' });
+  let kc: ReturnType<typeof loadKubeConfig>;
+  try {
+    kc = loadKubeConfig(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {});
+  } catch (err) {
+    throw new ClusterConfigError(
+      `cannot load the Kubernetes client configuration${opts.kubeconfig ? ` from ${opts.kubeconfig}` : ''}: ${(err as Error).message}`,
+    );
+  }
+  const namespace = opts.namespace ?? contextNamespace(kc);
+  if (namespace === undefined) {
+    throw new ClusterConfigError(
+      'cannot tell which namespace modelgate runs in: give --namespace (or set POD_NAMESPACE)',
+    );
+  }
+  const api: KubeApi = new ClientKubeApi(kc);
+  return assembleCluster({ ...opts, namespace }, api, log, (handlers) => ({
+    policies: (() => {
+      const l = modelPolicyList(kc);
+      return startInformer(kc, l.path, l.list, handlers.policies, log.child({ informer: 'modelpolicies' }));
+    })(),
+    namespaces: (() => {
+      const l = namespaceList(kc);
+      return startInformer(kc, l.path, l.list, handlers.namespaces, log.child({ informer: 'namespaces' }));
+    })(),
+  }));
+}
+
+interface Handlers {
+  readonly policies: { upsert(o: unknown): void; remove(o: unknown): void };
+  readonly namespaces: { upsert(o: unknown): void; remove(o: unknown): void };
+}
+
+interface Informers {
+  readonly policies: Pick<RunningInformer<unknown>, 'synced' | 'firstSync' | 'list' | 'stop'>;
+  readonly namespaces: Pick<RunningInformer<unknown>, 'synced' | 'firstSync' | 'list' | 'stop'>;
+}
+
+/** The wiring, on any KubeApi and informer source (tests give fakes). */
+export function assembleCluster(
+  opts: ClusterOptions & { readonly namespace: string },
+  api: KubeApi,
+  log: Logger,
+  startInformers: (handlers: Handlers) => Informers,
+): Cluster {
+  const store = new PolicyStore();
+  const labels = new NamespaceLabels();
+  const statuses = new StatusWriter({ api, logger: log });
+  let invalidate: (uid: string) => void = () => {};
+  const refresher = new TrustRefresher({
+    objects: { refresh: (...a) => objects.refresh(...a), allows: (ns) => objects.allows(ns) },
+    invalidate: (uid) => invalidate(uid),
+    logger: log,
+  });
+  const objects = new ClusterObjects({
+    api,
+    namespaces: opts.secretNamespaces,
+    onChange: (kind, ns, name) => refresher.changed(kind, ns, name),
+  });
+  const credentials = new ContextCredentials(opts.fallbackCredentials);
+  const admission = new AdmissionContext();
+  const events = opts.events
+    ? new EventRecorder({ api, source: { instance: opts.podName }, logger: log })
+    : undefined;
+  const certificates = opts.tls
+    ? new CertificateManager({
+        api,
+        namespace: opts.namespace,
+        secretName: opts.tls.secretName,
+        webhookConfiguration: opts.tls.webhookConfiguration,
+        dnsNames: [
+          ...new Set([...serviceDnsNames(opts.tls.serviceName, opts.namespace), ...opts.tls.extraDnsNames]),
+        ],
+        ips: opts.tls.extraIps,
+        certFile: opts.tls.certFile,
+        keyFile: opts.tls.keyFile,
+        logger: opts.logger.child({ component: 'certificates' }),
+      })
+    : undefined;
+
+  let lastPolicies = store.snapshot().policies;
+  const afterPolicyChange = () => {
+    const snap = store.snapshot();
+    if (snap.policies !== lastPolicies) {
+      lastPolicies = snap.policies;
+      refresher.update(snap.policies);
+    }
+  };
+  const upsertPolicy = (o: unknown) => {
+    const obj = o as ModelPolicyObject;
+    const before = store.compilations;
+    const status = store.upsert(obj);
+    if (store.compilations !== before) {
+      const name = obj.metadata?.name;
+      const bad = store.snapshot().invalid.find((p) => p.name === name);
+      if (bad) {
+        log.warn(
+          { policy: name, generation: obj.metadata?.generation, errors: bad.errors },
+          'policy invalid: not applied, the models it governs are refused',
+        );
+      } else {
+        log.info({ policy: name, generation: obj.metadata?.generation }, 'policy in force');
+      }
+    }
+    if (status !== undefined && obj.metadata?.name) statuses.enqueue(obj.metadata.name, status);
+    afterPolicyChange();
+  };
+  const informers = startInformers({
+    policies: {
+      upsert: upsertPolicy,
+      remove: (o) => {
+        store.remove(o as ModelPolicyObject);
+        log.info({ policy: (o as ModelPolicyObject).metadata?.name }, 'policy removed');
+        afterPolicyChange();
+      },
+    },
+    namespaces: {
+      upsert: (o) => labels.upsert(o as NamespaceObject),
+      remove: (o) => labels.remove(o as NamespaceObject),
+    },
+  });
+  refresher.start();
+  const resync = setInterval(() => {
+    for (const p of informers.policies.list()) upsertPolicy(p);
+  }, opts.resyncMs ?? 300_000);
+  resync.unref();
+
+  const synced = Promise.all([informers.policies.firstSync, informers.namespaces.firstSync]).then(() => {
+    log.info(
+      {
+        policies: store.snapshot().policies.length,
+        invalid: store.snapshot().invalid.length,
+        namespaces: labels.size,
+      },
+      'policies and namespaces listed',
+    );
+  });
+
+  return {
+    namespace: opts.namespace,
+    objects,
+    credentials,
+    ...(certificates ? { certificates } : {}),
+    snapshot: () => store.snapshot(),
+    namespaceLabels: (ns) => labels.labels(ns),
+    verifier: (inner) =>
+      new PullSecretVerifier({
+        inner,
+        credentials,
+        objects,
+        admission,
+        podPullSecrets: opts.podPullSecrets,
+        logger: log,
+      }),
+    async decide(request, review) {
+      const decision = await admission.run(request, () => review(request));
+      events?.record(request, decision);
+      return decision;
+    },
+    ready: () =>
+      informers.policies.synced() && informers.namespaces.synced() && (certificates?.ready() ?? true),
+    synced: () => synced,
+    onTrustChange(fn) {
+      invalidate = fn;
+    },
+    async close() {
+      clearInterval(resync);
+      refresher.stop();
+      certificates?.stop();
+      statuses.close();
+      events?.close();
+      await Promise.allSettled([informers.policies.stop(), informers.namespaces.stop()]);
+    },
+  };
+}
