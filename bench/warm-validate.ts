@@ -7,7 +7,9 @@
  * A second pass offers both servers a fixed 500 requests/s and reports p50/p99 at that load.
  *
  * Usage: npm run bench -- warm [--duration 10] [--warmup 3] [--connections 20] [--rounds 3] [--rate 500]
- *                               [--log-level info]
+ *                               [--log-level info] [--stub]
+ *   --stub  adds the admission server alone around a decide() that answers at once (bench/modelgate-stub.ts),
+ *           to tell the server's cost from the engine's.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +43,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     rate: { type: 'string', default: '500' },
     'log-level': { type: 'string', default: 'info' },
+    stub: { type: 'boolean', default: false },
   },
 });
 const duration = Number(flags.duration);
@@ -80,7 +83,11 @@ async function main(): Promise<void> {
     console.log(
       `POST /validate over HTTPS on ${HOST}: ${connections} connections, ${warmup} s warm-up, ${rounds} round(s) of ${duration} s per server, one server loaded at a time\n`,
     );
-    const targets = [BARE, modelgate];
+    const stub: Target = {
+      name: 'admission server, stub decide',
+      argv: (port) => ['bench/modelgate-stub.ts', String(port), flags['log-level']],
+    };
+    const targets = flags.stub ? [BARE, stub, modelgate] : [BARE, modelgate];
     for (const t of targets) running.push(await startServer(t, work));
     for (const server of running) {
       const answer = await post(server.url, body);
@@ -120,7 +127,8 @@ async function main(): Promise<void> {
         String(f.errors + f.non2xx),
       ]);
     });
-    const [bareFixed, mgFixed] = fixed;
+    const bareFixed = fixed[0];
+    const mgFixed = fixed.at(-1);
     rows.push([
       'modelgate/bare',
       '',
@@ -133,7 +141,7 @@ async function main(): Promise<void> {
     ]);
     printTable(rows);
     console.log(
-      `\naims: throughput >= 0.50x the bare server (measured ${ratio(medianOf(open[1]!).rps, medianOf(open[0]!).rps)}); p99 < 10 ms at ${fixedRate} req/s (measured ${mgFixed!.p99.toFixed(2)} ms)`,
+      `\naims: throughput >= 0.50x the bare server (measured ${ratio(medianOf(open.at(-1)!).rps, medianOf(open[0]!).rps)}); p99 < 10 ms at ${fixedRate} req/s (measured ${mgFixed!.p99.toFixed(2)} ms)`,
     );
   } finally {
     await Promise.all(running.map((r) => stopServer(r.child)));
@@ -159,7 +167,8 @@ function report(title: string, results: readonly Measurement[]): void {
       `${r.errors}`,
     ]);
   }
-  const [bare, mg] = results;
+  const bare = results[0];
+  const mg = results.at(-1);
   if (bare && mg)
     rows.push([
       'modelgate/bare',

@@ -150,18 +150,12 @@ export class CachingVerifier implements ModelVerifier {
   cached(ref: ModelReference, policy: CompiledPolicy): CheckOutcome | undefined {
     const digest = ref.digest ?? this.#tags.get(tagKey(ref));
     if (digest === undefined) return undefined;
-    const key = decisionKey(ref, digest, policy);
-    let cache: CacheName = 'decision';
-    let outcome = this.#decisions.get(key);
-    if (outcome === undefined) {
-      cache = 'negative';
-      outcome = this.#refusals.get(key);
-    }
-    if (outcome === undefined) return undefined;
+    const found = this.#find(decisionKey(ref, digest, policy));
+    if (found === undefined) return undefined;
     if (ref.digest === undefined) this.#metrics?.cacheHits.inc({ cache: 'tag' });
-    this.#metrics?.cacheHits.inc({ cache });
-    this.#count(outcome);
-    return outcome;
+    this.#metrics?.cacheHits.inc({ cache: found.cache });
+    this.#count(found.outcome);
+    return found.outcome;
   }
 
   async #verify(ref: ModelReference, policy: CompiledPolicy, signal: AbortSignal): Promise<CheckOutcome> {
@@ -191,17 +185,21 @@ export class CachingVerifier implements ModelVerifier {
   }
 
   #lookup(key: string): CheckOutcome | undefined {
-    const hit = this.#decisions.get(key);
-    if (hit !== undefined) {
-      this.#metrics?.cacheHits.inc({ cache: 'decision' });
-      return hit;
+    const found = this.#find(key);
+    if (found === undefined) {
+      this.#metrics?.cacheMisses.inc({ cache: 'decision' });
+      return undefined;
     }
+    this.#metrics?.cacheHits.inc({ cache: found.cache });
+    return found.outcome;
+  }
+
+  /** The cached outcome for a key: a verified decision first, then a refusal. Counts nothing. */
+  #find(key: string): { outcome: CheckOutcome; cache: CacheName } | undefined {
+    const verified = this.#decisions.get(key);
+    if (verified !== undefined) return { outcome: verified, cache: 'decision' };
     const refused = this.#refusals.get(key);
-    if (refused !== undefined) {
-      this.#metrics?.cacheHits.inc({ cache: 'negative' });
-      return refused;
-    }
-    this.#metrics?.cacheMisses.inc({ cache: 'decision' });
+    if (refused !== undefined) return { outcome: refused, cache: 'negative' };
     return undefined;
   }
 

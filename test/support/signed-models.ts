@@ -1,7 +1,7 @@
 // Signed models on a loopback registry, made as users make them: weights pushed with the real `oras`,
 // signed with the real `cosign` (key, v3 bundle as a referrer), an ML-BOM made by the CycloneDX library
 // attached with `oras attach`. Shared by the fault, soak and secret tests and by the benchmarks.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { libraryBom } from '../integration/evidence/boms.ts';
 import { Cosign } from '../integration/verify/signers.ts';
@@ -42,6 +42,16 @@ export async function pushSignedModels(target: OrasTarget, opts: SignedModelOpti
   const oras = new Oras(target);
   const cosign = await Cosign.create();
   const { key, pem } = await cosign.generateKeyPair('release');
+  if (target.credentials !== undefined) {
+    // cosign reads registry credentials from the docker config its wrapper points it at.
+    const { username, password } = target.credentials;
+    await mkdir(join(cosign.dir, 'docker'), { recursive: true });
+    const auth = Buffer.from(`${username}:${password}`).toString('base64');
+    await writeFile(
+      join(cosign.dir, 'docker', 'config.json'),
+      JSON.stringify({ auths: { [target.host]: { auth } } }),
+    );
+  }
   const push = (repo: string, seed: number) =>
     oras.push(`${prefix}/${repo}:v1`, [
       { name: 'model.safetensors', content: weights(seed) },
