@@ -10,7 +10,7 @@ import { Engine, type ModelVerifier, type PolicySnapshot } from '../engine/engin
 import { createRegistryMetrics, createVerificationMetrics } from '../engine/metrics.ts';
 import { RegistryVerifier } from '../engine/registry-verifier.ts';
 import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts';
-import { type Cluster, ClusterConfigError, type ClusterOptions, startCluster } from '../kube/cluster.ts';
+import type { Cluster, ClusterOptions } from '../kube/cluster.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig, type StaticCredentialStore } from '../oci/credentials.ts';
 import { legacyTagFetcher, SignatureVerifier } from '../verify/index.ts';
@@ -138,7 +138,7 @@ async function serveCluster(
   logDestination: ReturnType<typeof pino.destination>,
 ): Promise<void> {
   const kube = config.kubernetes!;
-  const cluster = connectCluster({
+  const cluster = await connectCluster({
     ...(kube.kubeconfig !== undefined ? { kubeconfig: kube.kubeconfig } : {}),
     ...(kube.namespace !== undefined ? { namespace: kube.namespace } : {}),
     podName: kube.podName,
@@ -230,7 +230,12 @@ async function removeServingFiles(certFile: string, keyFile: string): Promise<vo
   await rmdir(dirname(keyFile)).catch(() => {});
 }
 
-function connectCluster(opts: ClusterOptions): Cluster {
+/**
+ * The Kubernetes client is loaded only in cluster mode: it costs about 80 MiB of
+ * heap that file mode (and the CLI) never needs.
+ */
+async function connectCluster(opts: ClusterOptions): Promise<Cluster> {
+  const { startCluster, ClusterConfigError } = await import('../kube/cluster.ts');
   try {
     return startCluster(opts);
   } catch (err) {
