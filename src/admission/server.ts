@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
@@ -103,6 +104,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     maxBodyBytes: opts.maxBodyBytes,
     requestTimeoutMs,
     logger: log,
+    metrics,
   };
 
   const app = express();
@@ -110,7 +112,9 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
   app.set('trust proxy', false);
   app.set('etag', false);
 
-  app.post('/validate', (req, res) => handleValidate(req, res, ctx, metrics));
+  // The usual `POST /validate` never reaches express (see onRequest); other spellings of the path that
+  // express routes here (a query string, a trailing slash, another case) still do.
+  app.post('/validate', (req, res) => handleValidate(req, res, ctx));
   app.all('/validate', (_req, res) => {
     res.setHeader('Allow', 'POST');
     sendJson(res, 405, { error: 'method not allowed: use POST /validate' });
@@ -137,14 +141,20 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     sendJson(res, 404, { error: 'not found' });
   });
   app.use((err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
-    log.error({ err }, 'unhandled error in request handler');
-    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-    else res.destroy();
+    answerUnhandled(err, res, log);
   });
 
+  // The hot path, `POST /validate`, is served straight from node:https; everything else goes to express.
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method === 'POST' && req.url === '/validate') {
+      handleValidate(req, res, ctx).catch((err: unknown) => answerUnhandled(err, res, log));
+      return;
+    }
+    app(req, res);
+  };
   const server = createServer(
     { cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2', requestTimeout: BODY_TIMEOUT_MS },
-    app,
+    onRequest,
   );
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -188,17 +198,22 @@ interface ValidateContext {
   readonly maxBodyBytes: number;
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
+  readonly metrics: AdmissionMetrics;
+}
+
+/** What express's error handler does, for the `POST /validate` served before express too. */
+function answerUnhandled(err: unknown, res: ServerResponse, log: Logger): void {
+  log.error({ err }, 'unhandled error in request handler');
+  if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+  else res.destroy();
 }
 
 async function handleValidate(
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   ctx: ValidateContext,
-  metrics: AdmissionMetrics,
 ): Promise<void> {
   const started = performance.now();
-  const finish = (result: AdmissionResult) =>
-    observeAdmission(metrics, result, (performance.now() - started) / 1000);
 
   let parsed: ReviewParse;
   try {
@@ -208,7 +223,7 @@ async function handleValidate(
     if (!(err instanceof HttpError)) throw err;
     ctx.logger.warn({ status: err.status, error: err.message }, 'admission request refused');
     sendJson(res, err.status, { error: err.message });
-    finish('error');
+    observeAdmission(ctx.metrics, 'error', (performance.now() - started) / 1000);
     return;
   }
 
@@ -225,23 +240,24 @@ async function handleValidate(
       );
       sendJson(res, 200, admissionResponse(parsed.uid, denial));
     }
-    finish('error');
+    observeAdmission(ctx.metrics, 'error', (performance.now() - started) / 1000);
     return;
   }
 
   const request = parsed.request;
   const outcome = await decideWithDeadline(request, res, ctx);
-  sendJson(res, 200, admissionResponse(request.uid, outcome.decision));
-  const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+  const decision = outcome.decision;
+  sendJson(res, 200, admissionResponse(request.uid, decision));
+  const elapsedMs = performance.now() - started;
   const result: AdmissionResult =
     outcome.error !== undefined
       ? 'error'
-      : !outcome.decision.allowed
+      : !decision.allowed
         ? 'denied'
-        : outcome.decision.warnings.length > 0
+        : decision.warnings.length > 0
           ? 'warned'
           : 'allowed';
-  finish(result);
+  observeAdmission(ctx.metrics, result, elapsedMs / 1000);
   const entry = {
     uid: request.uid,
     kind: request.kind.kind,
@@ -249,14 +265,21 @@ async function handleValidate(
     name: request.name,
     operation: request.operation,
     dryRun: request.dryRun,
-    allowed: outcome.decision.allowed,
+    allowed: decision.allowed,
     result,
-    durationMs,
-    codes: [...new Set(outcome.decision.findings.map((f) => f.code))],
+    durationMs: Math.round(elapsedMs * 1000) / 1000,
+    codes: findingCodes(decision),
   };
   if (outcome.error !== undefined)
     ctx.logger.error({ ...entry, err: outcome.error }, 'admission decision failed');
   else ctx.logger.info(entry, 'admission decision');
+}
+
+/** The distinct finding codes of a decision, in order. */
+function findingCodes(decision: Decision): string[] {
+  const findings = decision.findings;
+  if (findings.length === 0) return [];
+  return [...new Set(findings.map((f) => f.code))];
 }
 
 interface DecideOutcome {
@@ -266,43 +289,52 @@ interface DecideOutcome {
 }
 
 /** Runs `decide` under the server's deadline; whatever goes wrong, the result is a denial. */
-async function decideWithDeadline(
+function decideWithDeadline(
   request: AdmissionRequest,
-  res: Response,
+  res: ServerResponse,
   ctx: ValidateContext,
 ): Promise<DecideOutcome> {
-  const controller = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) controller.abort(new Error('the client closed the connection'));
-  };
-  res.once('close', onClose);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<DecideOutcome>((resolve) => {
-    timer = setTimeout(() => {
-      const detail = `no decision within ${ctx.requestTimeoutMs} ms (request uid ${request.uid})`;
-      const error = new Error(detail);
-      controller.abort(error);
-      resolve({ decision: serverDenial('DEADLINE_EXCEEDED', 504, detail), error });
-    }, ctx.requestTimeoutMs);
-  });
-  const decided = (async (): Promise<DecideOutcome> => {
-    try {
-      const decision = await ctx.decide(request, controller.signal);
-      if (!isDecision(decision)) throw new TypeError('decide() returned something that is not a Decision');
-      return { decision };
-    } catch (thrown) {
+  return new Promise<DecideOutcome>((resolve) => {
+    const controller = new AbortController();
+    let settled = false;
+    // The first of decision, failure and deadline wins; whatever comes after is ignored.
+    const settle = (outcome: DecideOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      res.off('close', onClose);
+      resolve(outcome);
+    };
+    const onClose = (): void => {
+      if (!res.writableFinished) controller.abort(new Error('the client closed the connection'));
+    };
+    const failed = (thrown: unknown): void => {
       const detail = `modelgate failed to evaluate the request (uid ${request.uid})`;
       // A decide() that gave up because the client left reports that, not its own abort error.
       const error = controller.signal.aborted ? controller.signal.reason : thrown;
-      return { decision: serverDenial('INTERNAL_ERROR', 500, detail), error };
+      settle({ decision: serverDenial('INTERNAL_ERROR', 500, detail), error });
+    };
+    const decided = (decision: Decision): void => {
+      if (isDecision(decision)) settle({ decision });
+      else failed(new TypeError('decide() returned something that is not a Decision'));
+    };
+    // Removed by settle(); 'close' comes once, so no once() wrapper is needed.
+    res.on('close', onClose);
+    const timer = setTimeout(() => {
+      const detail = `no decision within ${ctx.requestTimeoutMs} ms (request uid ${request.uid})`;
+      const error = new Error(detail);
+      controller.abort(error);
+      settle({ decision: serverDenial('DEADLINE_EXCEEDED', 504, detail), error });
+    }, ctx.requestTimeoutMs);
+    let pending: Promise<Decision>;
+    try {
+      pending = ctx.decide(request, controller.signal);
+    } catch (thrown) {
+      failed(thrown);
+      return;
     }
-  })();
-  try {
-    return await Promise.race([decided, deadline]);
-  } finally {
-    clearTimeout(timer);
-    res.off('close', onClose);
-  }
+    Promise.resolve(pending).then(decided, failed);
+  });
 }
 
 function isDecision(v: unknown): v is Decision {
@@ -312,6 +344,8 @@ function isDecision(v: unknown): v is Decision {
 }
 
 function checkContentType(contentType: string | undefined, contentEncoding: string | undefined): void {
+  // What the API server sends, decided without parsing.
+  if (contentType === 'application/json' && contentEncoding === undefined) return;
   const [mediaType = '', ...params] = (contentType ?? '').split(';');
   if (mediaType.trim().toLowerCase() !== 'application/json') {
     throw new HttpError(
@@ -332,7 +366,7 @@ function checkContentType(contentType: string | undefined, contentEncoding: stri
 }
 
 /** Reads at most `limit` bytes of body and parses them as JSON. */
-function readJsonBody(req: Request, limit: number): Promise<unknown> {
+function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const tooLarge = () => {
     discardBody(req, Math.max(limit, MIN_DRAIN_BYTES));
     return new HttpError(413, `request body larger than the limit of ${limit} bytes (--max-body-bytes)`);
@@ -358,7 +392,8 @@ function readJsonBody(req: Request, limit: number): Promise<unknown> {
     };
     const onEnd = () => {
       cleanup();
-      const text = Buffer.concat(chunks, size).toString('utf8');
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      const text = body.toString('utf8');
       if (text.trim().length === 0) {
         reject(new HttpError(400, 'request body is empty: send an AdmissionReview'));
         return;
@@ -384,7 +419,7 @@ function readJsonBody(req: Request, limit: number): Promise<unknown> {
  * (closing a socket with unread input resets it) and the connection stays usable. A client that keeps
  * sending past `maxBytes` loses the connection.
  */
-function discardBody(req: Request, maxBytes: number): void {
+function discardBody(req: IncomingMessage, maxBytes: number): void {
   let discarded = 0;
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.length;
@@ -394,19 +429,18 @@ function discardBody(req: Request, maxBytes: number): void {
   req.resume();
 }
 
-function sendJson(res: Response, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-function sendText(res: Response, status: number, text: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
