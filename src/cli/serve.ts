@@ -5,18 +5,14 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { startAdmissionServer } from '../admission/server.ts';
 import { type ServeConfig, type ServeFlags, serveConfig } from '../config.ts';
-import { CachingVerifier } from '../engine/caching-verifier.ts';
 import { Engine, type ModelVerifier, type PolicySnapshot } from '../engine/engine.ts';
-import { createRegistryMetrics, createVerificationMetrics } from '../engine/metrics.ts';
-import { RegistryVerifier } from '../engine/registry-verifier.ts';
-import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts';
+import { createRegistryMetrics } from '../engine/metrics.ts';
 import type { Cluster, ClusterOptions } from '../kube/cluster.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig, type StaticCredentialStore } from '../oci/credentials.ts';
-import { legacyTagFetcher, SignatureVerifier } from '../verify/index.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
-import { serveVerificationOptions, verifierFrom } from './setup.ts';
+import { serveVerificationOptions, verificationPipeline, verifierFrom } from './setup.ts';
 
 const POLICY_POLL_MS = 5_000;
 
@@ -284,27 +280,12 @@ function clusterVerifier(
       options.onRequest?.(e);
     },
   });
-  const signatures = new SignatureVerifier({
-    legacyTags: legacyTagFetcher(client),
-    trustedRoots: cluster.objects,
-    secrets: cluster.objects,
-    readFiles: false,
-  });
+  const { verifier: caching, signatures } = verificationPipeline(
+    client,
+    { trustedRoots: cluster.objects, secrets: cluster.objects, readFiles: false },
+    { ...options, metrics },
+  );
   cluster.onTrustChange((uid) => signatures.trust.invalidate(uid));
-  const inner = new RegistryVerifier(client, {
-    signatures: signatures.check,
-    formats: checkFormats,
-    mlbom: checkMlBom(signatures),
-    provenance: checkProvenance(signatures),
-  });
-  const caching = new CachingVerifier({
-    inner,
-    resolveTag: async (ref, signal) =>
-      (await client.resolve(ref.registry, ref.repository, ref.tag ?? 'latest', signal)).digest,
-    ...(options.cache ? { cache: options.cache } : {}),
-    ...(options.limits ? { limits: options.limits } : {}),
-    metrics: createVerificationMetrics(metrics),
-  });
   // Pull secrets are read outside the decision cache: a cached verdict costs no Secret read.
   return { verifier: cluster.verifier(caching), close: () => client.close() };
 }

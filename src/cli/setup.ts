@@ -16,7 +16,7 @@ import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts'
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig } from '../oci/credentials.ts';
 import type { RequestEvent } from '../oci/transport.ts';
-import { legacyTagFetcher, SignatureVerifier } from '../verify/index.ts';
+import { legacyTagFetcher, SignatureVerifier, type SignatureVerifierOptions } from '../verify/index.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
 
@@ -122,26 +122,45 @@ export function verifierFrom(
         }
       : undefined;
   const client = registryClientFrom(flags, onRequest);
-  // One SignatureVerifier per process: it keeps trust material per policy generation.
+  const deadlineMs =
+    flags.deadlineMs === undefined ? undefined : parsePositiveInt('--deadline-ms', flags.deadlineMs, 600_000);
   // Policies here come from files the operator controls, so trustedRoot.file may be read.
-  const signatures = new SignatureVerifier({ legacyTags: legacyTagFetcher(client), readFiles: true });
+  const { verifier } = verificationPipeline(
+    client,
+    { readFiles: true },
+    {
+      ...opts,
+      limits: { ...(deadlineMs !== undefined ? { workTimeoutMs: deadlineMs } : {}), ...opts.limits },
+    },
+  );
+  return { verifier, close: () => client.close() };
+}
+
+/**
+ * The registry pipeline every mode shares: one SignatureVerifier per process (it keeps trust material per
+ * policy generation), the evidence checks, and the decision cache with coalescing and per-registry limits.
+ */
+export function verificationPipeline(
+  client: RegistryClient,
+  signatureOptions: Omit<SignatureVerifierOptions, 'legacyTags'>,
+  opts: VerificationOptions,
+): { verifier: CachingVerifier; signatures: SignatureVerifier } {
+  const signatures = new SignatureVerifier({ legacyTags: legacyTagFetcher(client), ...signatureOptions });
   const inner = new RegistryVerifier(client, {
     signatures: signatures.check,
     formats: checkFormats,
     mlbom: checkMlBom(signatures),
     provenance: checkProvenance(signatures),
   });
-  const deadlineMs =
-    flags.deadlineMs === undefined ? undefined : parsePositiveInt('--deadline-ms', flags.deadlineMs, 600_000);
   const verifier = new CachingVerifier({
     inner,
     resolveTag: async (ref, signal) =>
       (await client.resolve(ref.registry, ref.repository, ref.tag ?? 'latest', signal)).digest,
     ...(opts.cache ? { cache: opts.cache } : {}),
-    limits: { ...(deadlineMs !== undefined ? { workTimeoutMs: deadlineMs } : {}), ...opts.limits },
+    ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.metrics ? { metrics: createVerificationMetrics(opts.metrics) } : {}),
   });
-  return { verifier, close: () => client.close() };
+  return { verifier, signatures };
 }
 
 /** Builds the engine the CLI commands share with the server. Invalid policy files are a usage error. */
