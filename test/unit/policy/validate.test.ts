@@ -66,7 +66,7 @@ describe('validateModelPolicy', () => {
     );
   });
 
-  it('never throws on junk specs', () => {
+  it('never throws on junk specs; a refusal always names a field, an acceptance has the required fields', () => {
     fc.assert(
       fc.property(
         fc.dictionary(
@@ -74,12 +74,19 @@ describe('validateModelPolicy', () => {
           fc.jsonValue(),
         ),
         (spec) => {
-          validateModelPolicy({
+          const v = validateModelPolicy({
             apiVersion: 'modelgate.dev/v1alpha1',
             kind: 'ModelPolicy',
             metadata: { name: 'p' },
             spec,
           });
+          if (v.ok) {
+            expect(v.policy.spec.models.length).toBeGreaterThan(0);
+            expect(['Enforce', 'Warn', 'Audit']).toContain(v.policy.spec.mode);
+          } else {
+            expect(v.errors.length).toBeGreaterThan(0);
+            for (const e of v.errors) expect(e.path).toMatch(/^spec/);
+          }
         },
       ),
       { numRuns: 2_000 },
