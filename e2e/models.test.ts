@@ -7,6 +7,7 @@ import { Cosign } from '../test/integration/verify/signers.ts';
 import { Oras, type Pushed } from '../test/support/oras.ts';
 import type { RunningProcess } from '../test/support/process.ts';
 import { startRegistry, type TestRegistry } from '../test/support/registries.ts';
+import { weights } from '../test/support/signed-models.ts';
 import { startCluster, type TestCluster } from './support/cluster.ts';
 import { expectOk, type KubeObject, refusalMessage } from './support/kube-client.ts';
 import { installAndServe, modelPolicy, POLICIES, until } from './support/modelgate.ts';
@@ -82,7 +83,6 @@ beforeAll(async () => {
   const oras = new Oras({ host: registry.host });
   const cosign = await Cosign.create();
   try {
-    const weights = (fill: number) => new Uint8Array(2048).fill(fill);
     const a = await oras.push('models/good:v1', [{ name: 'model.safetensors', content: weights(1) }]);
     const b = await oras.push('models/unsigned:v1', [{ name: 'model.safetensors', content: weights(2) }]);
     const pickle = Uint8Array.from([

@@ -56,6 +56,8 @@ export interface ServeConfig {
   readonly deadlineMs: number;
   readonly maxBodyBytes: number;
   readonly insecureRegistries: readonly string[];
+  /** Hosts redirects and token realms may reach at non-public addresses (`--allow-registry-redirect-host`). */
+  readonly allowedRedirectHosts: readonly string[];
   /** A docker config.json with registry credentials (never logged). */
   readonly registryConfigFile?: string;
   readonly namespaceLabels: Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -75,6 +77,10 @@ export interface VerificationConfig {
   readonly tagCacheTtlMs: number;
   /** Verifications running at once against one registry host. */
   readonly registryConcurrency: number;
+  /** Blobs up to this size are fetched whole and digest-checked before their format is classified. */
+  readonly formatWholeBlobBytes: number;
+  /** Bytes the format check reads at most per artifact (whole small blobs, ranges of large ones). */
+  readonly formatReadBudgetBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +96,26 @@ export const DEFAULTS = Object.freeze({
   logLevel: 'info',
 });
 
+/**
+ * Bounds of the HTTPS listener. Its one real caller is the API server, which keeps a few pooled
+ * connections and completes a handshake in milliseconds; anything slower or more numerous is someone
+ * holding sockets open (a slowloris on a webhook with `failurePolicy: Fail`).
+ */
+export interface ListenerLimits {
+  /** A connection that has not completed its TLS handshake by then is closed (Node's default: 120 s). */
+  readonly handshakeTimeoutMs: number;
+  /** A request whose headers have not all arrived by then is answered 408 and closed. */
+  readonly headersTimeoutMs: number;
+  /** Open connections at most; more are closed as they arrive. */
+  readonly maxConnections: number;
+}
+
+export const LISTENER_DEFAULTS: ListenerLimits = Object.freeze({
+  handshakeTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  maxConnections: 1_024,
+});
+
 export const VERIFICATION_DEFAULTS: VerificationConfig = Object.freeze({
   cacheMaxEntries: 10_000,
   cacheTtlMs: 300_000,
@@ -97,6 +123,8 @@ export const VERIFICATION_DEFAULTS: VerificationConfig = Object.freeze({
   negativeCacheTtlMs: 10_000,
   tagCacheTtlMs: 30_000,
   registryConcurrency: 8,
+  formatWholeBlobBytes: 16 * 1024 * 1024,
+  formatReadBudgetBytes: 64 * 1024 * 1024,
 });
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -145,6 +173,15 @@ export function parseInsecureRegistry(v: string): string {
   return host;
 }
 
+/** `host[:port]` of `--allow-registry-redirect-host`: lower-case, as hosts are compared. */
+export function parseRedirectHost(v: string): string {
+  const host = v.trim().toLowerCase();
+  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(host)) {
+    throw new ConfigError(`--allow-registry-redirect-host takes HOST[:PORT] (got ${JSON.stringify(v)})`);
+  }
+  return host;
+}
+
 export interface ServeFlags extends KubernetesFlags {
   policyFile?: string[];
   host?: string;
@@ -155,6 +192,7 @@ export interface ServeFlags extends KubernetesFlags {
   deadlineMs?: string;
   maxBodyBytes?: string;
   insecureRegistry?: string[];
+  allowRegistryRedirectHost?: string[];
   registryConfig?: string;
   namespaceLabels?: string[];
   logLevel?: string;
@@ -164,6 +202,8 @@ export interface ServeFlags extends KubernetesFlags {
   negativeCacheTtlMs?: string;
   tagCacheTtlMs?: string;
   registryConcurrency?: string;
+  formatWholeBlobBytes?: string;
+  formatReadBudgetBytes?: string;
 }
 
 export function serveConfig(
@@ -201,6 +241,7 @@ export function serveConfig(
         ? DEFAULTS.maxBodyBytes
         : parsePositiveInt('--max-body-bytes', flags.maxBodyBytes, 64 * 1024 * 1024),
     insecureRegistries: Object.freeze((flags.insecureRegistry ?? []).map(parseInsecureRegistry)),
+    allowedRedirectHosts: Object.freeze((flags.allowRegistryRedirectHost ?? []).map(parseRedirectHost)),
     ...(flags.registryConfig !== undefined ? { registryConfigFile: flags.registryConfig } : {}),
     namespaceLabels: Object.freeze(parseNamespaceLabels(flags.namespaceLabels ?? [])),
     logLevel,
@@ -244,6 +285,20 @@ export function verificationConfig(flags: ServeFlags): VerificationConfig {
       d.registryConcurrency,
       1,
       256,
+    ),
+    formatWholeBlobBytes: count(
+      '--format-whole-blob-bytes',
+      flags.formatWholeBlobBytes,
+      d.formatWholeBlobBytes,
+      0,
+      256 * 1024 * 1024,
+    ),
+    formatReadBudgetBytes: count(
+      '--format-read-budget-bytes',
+      flags.formatReadBudgetBytes,
+      d.formatReadBudgetBytes,
+      4096,
+      4 * 1024 * 1024 * 1024,
     ),
   });
 }

@@ -36,6 +36,18 @@ WRAPPER_TOOLS=(
   "ggcr-registry|ggcr-registry|v0.22.1|ggcr-registry"
   "etcd|etcd|v3.6.16|etcd|-s -w"
   "kube-apiserver|kube-apiserver|v1.36.3|kube-apiserver|-s -w $KUBE_VERSION_LDFLAGS"
+  # Decodes manifests with image-spec's types and encoding/json, as oras and containerd do: the Go side
+  # of the OCI JSON differential test.
+  "oci-decode|oci-decode|v1.1.1|oci-decode"
+  # Reads tar (and tar+gzip) archives with Go's archive/tar, as oras and containerd do: the Go side of
+  # the container differential test (standard library only).
+  "tar-decode|tar-decode|go-stdlib|tar-decode"
+  # Docker's model packager: model-distribution's builder (github.com/docker/model-runner/pkg/distribution),
+  # the code behind `docker model package`, in a thin CLI (`docker-model package DIR --tag REF`): the
+  # module's own cmd/mdltool cannot be `go install`ed (its go.mod has a replace directive). v1.0.10 is the
+  # newest release that builds with Go 1.26.8 (later ones want go >= 1.26.10). KitOps `kit` and `modctl`
+  # are not served by the Go module proxy (403 for every version).
+  "docker-model|docker-model|v1.0.10|docker-model"
 )
 
 # Debian tools: name | package | binary path.

@@ -68,6 +68,115 @@ function isUid(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= MAX_UID_LENGTH;
 }
 
+/**
+ * Deepest nesting of arrays and objects accepted in an AdmissionReview. Built-in pod-carrying kinds reach
+ * about 20 levels (a CronJob's pod affinity terms, with their managedFields twin); 128 leaves room for
+ * custom resources. V8's JSON.parse takes time per level: a 6 MB body of nested arrays blocked the event
+ * loop for ~3 s, and recursive walkers after it would overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+export type JsonBudget =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: string; readonly uid?: string };
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+// Strings worth remembering (keys at the top two levels, apiVersion, kind, uid) are short; longer ones
+// are skipped without being decoded.
+const MAX_CAPTURE_BYTES = MAX_UID_LENGTH * 6 + 2;
+
+/**
+ * A linear pre-scan of a JSON body, before JSON.parse: refuses nesting deeper than `maxDepth`. On a
+ * refusal it also says the request's uid when the body is an AdmissionReview v1 whose `request.uid`
+ * came before the over-deep part (the API server writes `uid` first), so that the refusal can be an
+ * AdmissionReview denial rather than an HTTP error the API server would treat as a webhook failure.
+ * Malformed JSON is left to JSON.parse. Never throws; one pass over the bytes.
+ */
+export function checkJsonDepth(bytes: Uint8Array, maxDepth: number = MAX_JSON_DEPTH): JsonBudget {
+  const containers = new Uint8Array(maxDepth + 1); // 1: object, 2: array, per level
+  let depth = 0;
+  let expectKey = false; // inside an object, the next string is a key
+  let key1: string | undefined; // current key of the root object
+  let key2: string | undefined; // current key of the object one level down
+  let apiVersion: string | undefined;
+  let kind: string | undefined;
+  let uid: string | undefined;
+  const n = bytes.length;
+  let i = 0;
+  while (i < n) {
+    const c = bytes[i] as number;
+    if (c === QUOTE) {
+      const end = stringEnd(bytes, i + 1);
+      if (end < 0) break; // unterminated: JSON.parse says so
+      const isKey = expectKey && containers[depth] === 1;
+      if (depth <= 2 && end - i + 1 <= MAX_CAPTURE_BYTES) {
+        const text = decodeJsonString(bytes, i, end + 1);
+        if (isKey) {
+          if (depth === 1) key1 = text;
+          else key2 = text;
+        } else if (depth === 1 && key1 === 'apiVersion') apiVersion = text;
+        else if (depth === 1 && key1 === 'kind') kind = text;
+        else if (depth === 2 && key1 === 'request' && key2 === 'uid' && containers[1] === 1) uid = text;
+      } else if (isKey && depth <= 2) {
+        if (depth === 1) key1 = undefined;
+        else key2 = undefined;
+      }
+      expectKey = false;
+      i = end + 1;
+      continue;
+    }
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (depth === maxDepth) {
+        const error = `body: JSON nested deeper than ${maxDepth} levels`;
+        const envelope = apiVersion === ADMISSION_API_VERSION && kind === ADMISSION_KIND;
+        return envelope && isUid(uid) ? { ok: false, error, uid } : { ok: false, error };
+      }
+      depth += 1;
+      containers[depth] = c === OPEN_OBJECT ? 1 : 2;
+      expectKey = c === OPEN_OBJECT;
+      if (depth === 2) key2 = undefined;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (depth > 0) depth -= 1;
+      expectKey = false;
+    } else if (c === COMMA) {
+      expectKey = containers[depth] === 1;
+    } else if (c === COLON) {
+      expectKey = false;
+    }
+    i += 1;
+  }
+  return { ok: true };
+}
+
+/** Index of the quote that closes the string whose content starts at `from`, or -1. */
+function stringEnd(bytes: Uint8Array, from: number): number {
+  // One walk, escapes stepped over: a native search per quote would cost a call per escaped quote.
+  const n = bytes.length;
+  let k = from;
+  while (k < n) {
+    const b = bytes[k];
+    if (b === QUOTE) return k;
+    k += b === BACKSLASH ? 2 : 1;
+  }
+  return -1;
+}
+
+function decodeJsonString(bytes: Uint8Array, start: number, end: number): string | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(bytes.subarray(start, end)));
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The operations of admission.k8s.io/v1. */
 export const OPERATIONS: readonly string[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
 // Operations whose request must carry the new object (DELETE carries oldObject, CONNECT options).

@@ -12,6 +12,7 @@ import { createSecureContext } from 'node:tls';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { LISTENER_DEFAULTS, type ListenerLimits } from '../config.ts';
 import type { Decision } from '../engine/decision.ts';
 import {
   type AdmissionMetrics,
@@ -22,6 +23,7 @@ import {
 import {
   type AdmissionRequest,
   admissionResponse,
+  checkJsonDepth,
   parseAdmissionReview,
   type ReviewParse,
   serverDenial,
@@ -53,6 +55,8 @@ export interface AdmissionServerOptions {
   readonly decide: (request: AdmissionRequest, signal: AbortSignal) => Promise<Decision>;
   /** Backs `/readyz`. */
   readonly ready: () => boolean;
+  /** Handshake and header timeouts and the connection cap (default LISTENER_DEFAULTS). */
+  readonly listener?: Partial<ListenerLimits>;
   readonly logger: Logger;
   /** Admission metrics (and the default process metrics) are registered here and served on `/metrics`. */
   readonly metrics: Registry;
@@ -72,11 +76,23 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_TLS_RELOAD_MS = 10_000;
 // The API server keeps webhook connections open between requests (Go's idle timeout is 90 s).
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-const HEADERS_TIMEOUT_MS = 20_000;
+// How often Node looks for requests past their header or body timeout (its default is 30 s, which would
+// add up to that much to either).
+const TIMEOUT_CHECK_MS = 1_000;
 const BODY_TIMEOUT_MS = 30_000;
 const CLOSE_GRACE_MS = 5_000;
 // Bytes of a refused body read and dropped before giving up on the connection.
 const MIN_DRAIN_BYTES = 16 * 1024 * 1024;
+
+/** A body over the JSON budgets: answered like an invalid AdmissionReview (with its uid when known). */
+class JsonBudgetError extends Error {
+  readonly refusal: Extract<ReviewParse, { ok: false }>;
+
+  constructor(refusal: Extract<ReviewParse, { ok: false }>) {
+    super(refusal.error);
+    this.refusal = refusal;
+  }
+}
 
 class HttpError extends Error {
   override name = 'HttpError';
@@ -152,12 +168,36 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     }
     app(req, res);
   };
+  const limits: ListenerLimits = { ...LISTENER_DEFAULTS, ...opts.listener };
   const server = createServer(
-    { cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2', requestTimeout: BODY_TIMEOUT_MS },
+    {
+      cert: tls.certPem,
+      key: tls.keyPem,
+      minVersion: 'TLSv1.2',
+      // A socket that never sends a ClientHello (or stalls in the handshake) is closed after this.
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(BODY_TIMEOUT_MS, limits.headersTimeoutMs),
+      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+    },
     onRequest,
   );
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.maxConnections = limits.maxConnections;
+  // One line per 10 s at most: a flood of connections must not become a flood of log lines.
+  let dropped = 0;
+  let droppedSince = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now - droppedSince < 10_000) return;
+    log.warn(
+      { dropped, maxConnections: limits.maxConnections },
+      'connections refused: at the connection cap',
+    );
+    dropped = 0;
+    droppedSince = now;
+  });
   server.on('tlsClientError', (err) => {
     log.debug({ err: { message: err.message } }, 'TLS handshake failed');
   });
@@ -220,11 +260,15 @@ async function handleValidate(
     checkContentType(req.headers['content-type'], req.headers['content-encoding']);
     parsed = parseAdmissionReview(await readJsonBody(req, ctx.maxBodyBytes));
   } catch (err) {
-    if (!(err instanceof HttpError)) throw err;
-    ctx.logger.warn({ status: err.status, error: err.message }, 'admission request refused');
-    sendJson(res, err.status, { error: err.message });
-    observeAdmission(ctx.metrics, 'error', (performance.now() - started) / 1000);
-    return;
+    if (err instanceof JsonBudgetError) {
+      parsed = err.refusal;
+    } else {
+      if (!(err instanceof HttpError)) throw err;
+      ctx.logger.warn({ status: err.status, error: err.message }, 'admission request refused');
+      sendJson(res, err.status, { error: err.message });
+      observeAdmission(ctx.metrics, 'error', (performance.now() - started) / 1000);
+      return;
+    }
   }
 
   if (!parsed.ok) {
@@ -393,6 +437,12 @@ function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
     const onEnd = () => {
       cleanup();
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      // Before JSON.parse, which takes seconds over deep nesting: refused as REQUEST_INVALID.
+      const budget = checkJsonDepth(body);
+      if (!budget.ok) {
+        reject(new JsonBudgetError(budget));
+        return;
+      }
       const text = body.toString('utf8');
       if (text.trim().length === 0) {
         reject(new HttpError(400, 'request body is empty: send an AdmissionReview'));

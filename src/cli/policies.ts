@@ -8,12 +8,17 @@ export interface LoadedPolicies {
   readonly errors: PolicyFileResult['errors'];
 }
 
-/** Reads ModelPolicy YAML files. Unreadable files are errors like invalid documents. */
+/**
+ * Reads ModelPolicy YAML files. Unreadable files are errors like invalid documents, and so is a policy
+ * whose name or uid another one already has (a uid is not what keys caches, but status and messages name
+ * a policy by it, and a copied uid is a policy pretending to be another).
+ */
 export function loadPolicyFiles(files: readonly string[]): LoadedPolicies {
   const policies: CompiledPolicy[] = [];
   const errors: PolicyFileResult['errors'] = [];
   const invalid: InvalidPolicy[] = [];
   const names = new Set<string>();
+  const uids = new Map<string, string>();
   for (const file of files) {
     let text: string;
     try {
@@ -37,8 +42,19 @@ export function loadPolicyFiles(files: readonly string[]): LoadedPolicies {
         });
         continue;
       }
+      const compiled = compilePolicy(p);
+      const holder = uids.get(compiled.uid);
+      if (holder !== undefined) {
+        errors.push({
+          source: file,
+          name: p.metadata.name,
+          errors: [{ path: 'metadata.uid', message: `policy ${holder} has the same uid ${compiled.uid}` }],
+        });
+        continue;
+      }
       names.add(p.metadata.name);
-      policies.push(compilePolicy(p));
+      uids.set(compiled.uid, p.metadata.name);
+      policies.push(compiled);
     }
   }
   return { snapshot: Object.freeze({ policies, invalid }), errors };

@@ -40,6 +40,11 @@ export function buildProgram(): Command {
     .option('--deadline-ms <ms>', 'verification deadline per admission, below the webhook timeout', '8000')
     .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', String(8 * 1024 * 1024))
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option(
+      '--allow-registry-redirect-host <host[:port]>',
+      'let registry redirects and token realms reach this host at a private or loopback address (repeatable)',
+      collect,
+    )
     .option('--registry-config <file>', 'docker config.json with registry credentials')
     .option(
       '--namespace-labels <ns=k=v,...>',
@@ -78,6 +83,16 @@ export function buildProgram(): Command {
     )
     .option('--tag-cache-ttl-ms <ms>', 'how long a tag -> digest resolution is kept', '30000')
     .option('--registry-concurrency <n>', 'verifications running at once per registry host', '8')
+    .option(
+      '--format-whole-blob-bytes <n>',
+      'blobs up to this size are fetched whole and digest-checked before their format is classified',
+      String(16 * 1024 * 1024),
+    )
+    .option(
+      '--format-read-budget-bytes <n>',
+      'bytes the format check reads at most per artifact',
+      String(64 * 1024 * 1024),
+    )
     .action(async (flags) => {
       await serveCommand(flags);
     });
@@ -93,6 +108,11 @@ export function buildProgram(): Command {
       collect,
     )
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option(
+      '--allow-registry-redirect-host <host[:port]>',
+      'let registry redirects and token realms reach this host at a private or loopback address (repeatable)',
+      collect,
+    )
     .option('--registry-config <file>', 'docker config.json with registry credentials')
     .option('--deadline-ms <ms>', 'verification deadline', '8000')
     .action(async (flags) => {
@@ -112,6 +132,11 @@ export function buildProgram(): Command {
     )
     .addOption(unmatched().default('deny'))
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option(
+      '--allow-registry-redirect-host <host[:port]>',
+      'let registry redirects and token realms reach this host at a private or loopback address (repeatable)',
+      collect,
+    )
     .option('--registry-config <file>', 'docker config.json with registry credentials')
     .option('--deadline-ms <ms>', 'verification deadline', '30000')
     .option('--json', 'print the verdict as JSON')

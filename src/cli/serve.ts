@@ -7,9 +7,11 @@ import { startAdmissionServer } from '../admission/server.ts';
 import { type ServeConfig, type ServeFlags, serveConfig } from '../config.ts';
 import { Engine, type ModelVerifier, type PolicySnapshot } from '../engine/engine.ts';
 import { createRegistryMetrics } from '../engine/metrics.ts';
+import { warmUpCycloneDxValidator } from '../evidence/mlbom/index.ts';
 import type { Cluster, ClusterOptions } from '../kube/cluster.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig, type StaticCredentialStore } from '../oci/credentials.ts';
+import { publicGoodTrustedRoot } from '../verify/trust.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
 import { serveVerificationOptions, verificationPipeline, verifierFrom } from './setup.ts';
@@ -36,6 +38,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const registry = verifierFrom(
     {
       insecureRegistry: config.insecureRegistries,
+      allowRegistryRedirectHost: config.allowedRedirectHosts,
       ...(config.registryConfigFile ? { registryConfig: config.registryConfigFile } : {}),
     },
     serveVerificationOptions(config, metrics, logger),
@@ -48,9 +51,21 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     verifier: registry.verifier,
   });
 
-  const stopWatching = watchPolicies(config, logger, (next) => {
-    snapshot = next;
-  });
+  const stopWatching = watchPolicies(
+    config,
+    logger,
+    () => snapshot,
+    (next, trustFilesChanged) => {
+      snapshot = next;
+      // A trusted_root.json file changed under an unchanged policy: compile its trust again (the new
+      // material gives it a new key, so no verdict made with the old one is used).
+      if (trustFilesChanged) registry.signatures.trust.invalidate();
+    },
+  );
+  // Before the server answers (and /readyz says ready), not inside the first admission that needs them:
+  // the ML-BOM validator's first run and the public-good trusted root's parse took ~130 and ~50 ms.
+  warmUpCycloneDxValidator();
+  publicGoodTrustedRoot();
   const server = await startAdmissionServer({
     host: config.host,
     port: config.port,
@@ -84,28 +99,52 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   });
 }
 
-/** Polls the policy files; a file that no longer validates keeps the previous policies in force. */
+/**
+ * Polls the policy files and the trusted_root.json files they name; a policy file that no longer
+ * validates keeps the previous policies in force.
+ */
 function watchPolicies(
   config: ServeConfig,
   logger: pino.Logger,
-  apply: (s: PolicySnapshot) => void,
+  current: () => PolicySnapshot,
+  apply: (s: PolicySnapshot, trustFilesChanged: boolean) => void,
 ): () => void {
-  const stamp = () =>
-    config.policyFiles
+  const stampOf = (files: readonly string[]) =>
+    files
       .map((f) => {
         try {
           const s = statSync(f);
-          return `${s.mtimeMs}:${s.size}`;
+          return `${s.mtimeMs}:${s.size}:${s.ino}`;
         } catch {
           return 'missing';
         }
       })
       .join('|');
-  let last = stamp();
+  const trustFiles = () => [
+    ...new Set(
+      current().policies.flatMap((p) =>
+        (p.spec.signatures?.authorities ?? []).flatMap((a) => {
+          const file = (a.keyless?.trustedRoot ?? a.key?.trustedRoot)?.file;
+          return file === undefined ? [] : [file];
+        }),
+      ),
+    ),
+  ];
+  let last = stampOf(config.policyFiles);
+  let lastTrust = stampOf(trustFiles());
   const timer = setInterval(() => {
-    const now = stamp();
-    if (now === last) return;
+    const now = stampOf(config.policyFiles);
+    const nowTrust = stampOf(trustFiles());
+    if (now === last && nowTrust === lastTrust) return;
+    const trustFilesChanged = nowTrust !== lastTrust;
+    const policyFilesChanged = now !== last;
     last = now;
+    lastTrust = nowTrust;
+    if (!policyFilesChanged) {
+      apply(current(), true);
+      logger.info('trusted root files changed: trust compiled again');
+      return;
+    }
     const next = loadPolicyFiles(config.policyFiles);
     if (next.errors.length > 0) {
       logger.error(
@@ -114,7 +153,8 @@ function watchPolicies(
       );
       return;
     }
-    apply(next.snapshot);
+    apply(next.snapshot, trustFilesChanged);
+    lastTrust = stampOf(trustFiles());
     logger.info({ policies: next.snapshot.policies.map((p) => p.name) }, 'policies reloaded');
   }, POLICY_POLL_MS);
   timer.unref();
@@ -161,6 +201,9 @@ async function serveCluster(
     unmatched: config.unmatched,
     deadlineMs: config.deadlineMs,
     policies: () => cluster.snapshot(),
+    // Until the first list is in, /validate refuses (POLICY_NOT_LOADED) rather than decide on no policy.
+    policiesLoaded: () => cluster.policiesLoaded(),
+    policiesLoading: cluster.policiesLoading,
     namespaceLabels: (ns) => cluster.namespaceLabels(ns),
     verifier: registry.verifier,
   });
@@ -187,6 +230,10 @@ async function serveCluster(
         ...(config.tlsCertFile ? { certFile: config.tlsCertFile } : {}),
         ...(config.tlsKeyFile ? { keyFile: config.tlsKeyFile } : {}),
       };
+  // Before the server answers (and /readyz says ready), not inside the first admission that needs them:
+  // the ML-BOM validator's first run and the public-good trusted root's parse took ~130 and ~50 ms.
+  warmUpCycloneDxValidator();
+  publicGoodTrustedRoot();
   const server = await startAdmissionServer({
     host: config.host,
     port: config.port,
@@ -273,6 +320,7 @@ function clusterVerifier(
   const registryMetrics = createRegistryMetrics(metrics);
   const client = new RegistryClient({
     insecureRegistries: config.insecureRegistries,
+    allowedRedirectHosts: config.allowedRedirectHosts,
     credentials: cluster.credentials,
     userAgent: 'modelgate/0.1.0',
     onRequest: (e) => {
@@ -285,7 +333,7 @@ function clusterVerifier(
     { trustedRoots: cluster.objects, secrets: cluster.objects, readFiles: false },
     { ...options, metrics },
   );
-  cluster.onTrustChange((uid) => signatures.trust.invalidate(uid));
+  cluster.onTrustChange((contentKey) => signatures.trust.invalidate(contentKey));
   // Pull secrets are read outside the decision cache: a cached verdict costs no Secret read.
   return { verifier: cluster.verifier(caching), close: () => client.close() };
 }

@@ -5,6 +5,7 @@ import {
   parseInsecureRegistry,
   parseNamespaceLabels,
   parsePositiveInt,
+  parseRedirectHost,
   parseUnmatched,
   type ServeConfig,
 } from '../config.ts';
@@ -12,7 +13,13 @@ import { type CacheSettings, CachingVerifier, type LimitSettings } from '../engi
 import { Engine, type ModelVerifier } from '../engine/engine.ts';
 import { createRegistryMetrics, createVerificationMetrics } from '../engine/metrics.ts';
 import { RegistryVerifier } from '../engine/registry-verifier.ts';
-import { checkFormats, checkMlBom, checkProvenance } from '../evidence/index.ts';
+import {
+  checkFormats,
+  checkMlBom,
+  checkProvenance,
+  type FormatCheckOptions,
+  formatCheck,
+} from '../evidence/index.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFromDockerConfig } from '../oci/credentials.ts';
 import type { RequestEvent } from '../oci/transport.ts';
@@ -25,12 +32,14 @@ export interface EngineFlags {
   unmatched?: string;
   namespaceLabels?: string[];
   insecureRegistry?: string[];
+  allowRegistryRedirectHost?: string[];
   registryConfig?: string;
   deadlineMs?: string;
 }
 
 export interface RegistryFlags {
   insecureRegistry?: readonly string[];
+  allowRegistryRedirectHost?: readonly string[];
   registryConfig?: string;
   /** Bounds one shared verification too (the CLI's `--deadline-ms`). */
   deadlineMs?: string;
@@ -44,6 +53,8 @@ export interface VerificationOptions {
   readonly metrics?: Registry;
   /** Each registry round trip (host, method, path, status, time, bytes: never headers). */
   readonly onRequest?: (e: RequestEvent) => void;
+  /** Whole-read bound and read budget of the format check. */
+  readonly formats?: FormatCheckOptions;
 }
 
 /** What `serve` configures: caches and limits from its flags, metrics beside the admission metrics, trace logs. */
@@ -65,6 +76,7 @@ export function serveVerificationOptions(
     // A verification outlives no admission by more than the deadline.
     limits: { perRegistry: v.registryConcurrency, workTimeoutMs: config.deadlineMs },
     metrics,
+    formats: { verifiedBlobBytes: v.formatWholeBlobBytes, budgetBytes: v.formatReadBudgetBytes },
     // The event carries no header: credentials and tokens cannot reach the log through it.
     onRequest: (e) => {
       if (logger.isLevelEnabled('trace')) logger.trace({ registryRequest: e }, 'registry request');
@@ -99,6 +111,7 @@ export function registryClientFrom(
   }
   return new RegistryClient({
     insecureRegistries,
+    allowedRedirectHosts: (flags.allowRegistryRedirectHost ?? []).map(parseRedirectHost),
     ...(credentials ? { credentials } : {}),
     userAgent: 'modelgate/0.1.0',
     ...(onRequest ? { onRequest } : {}),
@@ -112,7 +125,7 @@ export function registryClientFrom(
 export function verifierFrom(
   flags: RegistryFlags,
   opts: VerificationOptions = {},
-): { verifier: CachingVerifier; close(): Promise<void> } {
+): { verifier: CachingVerifier; signatures: SignatureVerifier; close(): Promise<void> } {
   const registryMetrics = opts.metrics ? createRegistryMetrics(opts.metrics) : undefined;
   const onRequest =
     registryMetrics || opts.onRequest
@@ -125,7 +138,7 @@ export function verifierFrom(
   const deadlineMs =
     flags.deadlineMs === undefined ? undefined : parsePositiveInt('--deadline-ms', flags.deadlineMs, 600_000);
   // Policies here come from files the operator controls, so trustedRoot.file may be read.
-  const { verifier } = verificationPipeline(
+  const { verifier, signatures } = verificationPipeline(
     client,
     { readFiles: true },
     {
@@ -133,12 +146,12 @@ export function verifierFrom(
       limits: { ...(deadlineMs !== undefined ? { workTimeoutMs: deadlineMs } : {}), ...opts.limits },
     },
   );
-  return { verifier, close: () => client.close() };
+  return { verifier, signatures, close: () => client.close() };
 }
 
 /**
  * The registry pipeline every mode shares: one SignatureVerifier per process (it keeps trust material per
- * policy generation), the evidence checks, and the decision cache with coalescing and per-registry limits.
+ * policy content), the evidence checks, and the decision cache with coalescing and per-registry limits.
  */
 export function verificationPipeline(
   client: RegistryClient,
@@ -148,12 +161,14 @@ export function verificationPipeline(
   const signatures = new SignatureVerifier({ legacyTags: legacyTagFetcher(client), ...signatureOptions });
   const inner = new RegistryVerifier(client, {
     signatures: signatures.check,
-    formats: checkFormats,
+    formats: opts.formats ? formatCheck(opts.formats) : checkFormats,
     mlbom: checkMlBom(signatures),
     provenance: checkProvenance(signatures),
   });
   const verifier = new CachingVerifier({
     inner,
+    // Verdicts are keyed by the trust material they were made with, not by the policy's uid.
+    trust: signatures.trust,
     resolveTag: async (ref, signal) =>
       (await client.resolve(ref.registry, ref.repository, ref.tag ?? 'latest', signal)).digest,
     ...(opts.cache ? { cache: opts.cache } : {}),

@@ -63,20 +63,41 @@ export const DEFAULT_LIMITS: LimitSettings = Object.freeze({
   workTimeoutMs: 8_000,
 });
 
+/**
+ * What a policy's verdicts depend on beyond its spec: the trust material its `signatures` section names
+ * (implemented by verify/trust.ts's TrustCache). A token's `key` digests the spec and that material; a
+ * new compilation is a new token object, even with the same key.
+ */
+export interface TrustDependencies {
+  forPolicy(policy: CompiledPolicy, signal: AbortSignal): Promise<{ readonly key: string }>;
+  /** The token at hand without I/O, else undefined. */
+  current(policy: CompiledPolicy): { readonly key: string } | undefined;
+}
+
 export interface CachingVerifierOptions {
   /** The registry-bound verification of one pinned reference under one policy. */
   readonly inner: ModelVerifier;
   /** Resolves a tag to the manifest digest it names now. */
   readonly resolveTag: (ref: ModelReference, signal: AbortSignal) => Promise<string>;
+  /**
+   * The trust material policies depend on. Without it a verdict is keyed by the spec alone, which is
+   * right only when no policy names a Secret, a ConfigMap or a file.
+   */
+  readonly trust?: TrustDependencies;
   readonly cache?: Partial<CacheSettings>;
   readonly limits?: Partial<LimitSettings>;
   readonly metrics?: VerificationMetrics;
   readonly now?: () => number;
 }
 
-/** The decision cache key: the artifact (in the repository that holds its evidence) and the policy generation. */
-export function decisionKey(ref: ModelReference, digest: string, policy: CompiledPolicy): string {
-  return `${ref.registry}/${ref.repository}@${digest}\u0000${policy.uid}\u0000${policy.generation}`;
+/**
+ * The decision cache (and coalescing) key: the artifact, in the repository that holds its evidence, and a
+ * digest of everything the policy makes the verdict depend on: `dependsOn` is the compiled trust's key
+ * (spec and trust material) or, for a policy without signatures, its contentKey. Never the uid, name or
+ * generation: an author writes those, and can keep them across edits or copy another policy's.
+ */
+export function decisionKey(ref: ModelReference, digest: string, dependsOn: string): string {
+  return `${ref.registry}/${ref.repository}@${digest}\u0000${dependsOn}`;
 }
 
 function tagKey(ref: ModelReference): string {
@@ -89,6 +110,7 @@ type Resolution = { ok: true; digest: string } | { ok: false; failure: CheckFail
 export class CachingVerifier implements ModelVerifier {
   readonly #inner: ModelVerifier;
   readonly #resolveTag: CachingVerifierOptions['resolveTag'];
+  readonly #trust: TrustDependencies | undefined;
   readonly #settings: CacheSettings;
   readonly #limits: LimitSettings;
   readonly #metrics: VerificationMetrics | undefined;
@@ -103,6 +125,7 @@ export class CachingVerifier implements ModelVerifier {
   constructor(opts: CachingVerifierOptions) {
     this.#inner = opts.inner;
     this.#resolveTag = opts.resolveTag;
+    this.#trust = opts.trust;
     this.#settings = { ...DEFAULT_CACHE, ...opts.cache };
     this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.#metrics = opts.metrics;
@@ -150,7 +173,9 @@ export class CachingVerifier implements ModelVerifier {
   cached(ref: ModelReference, policy: CompiledPolicy): CheckOutcome | undefined {
     const digest = ref.digest ?? this.#tags.get(tagKey(ref));
     if (digest === undefined) return undefined;
-    const found = this.#find(decisionKey(ref, digest, policy));
+    const token = this.#currentToken(policy);
+    if (token === undefined) return undefined;
+    const found = this.#find(decisionKey(ref, digest, token.key));
     if (found === undefined) return undefined;
     if (ref.digest === undefined) this.#metrics?.cacheHits.inc({ cache: 'tag' });
     this.#metrics?.cacheHits.inc({ cache: found.cache });
@@ -165,7 +190,18 @@ export class CachingVerifier implements ModelVerifier {
       if (!resolved.ok) return { failures: [resolved.failure] };
       digest = resolved.digest;
     }
-    const key = decisionKey(ref, digest, policy);
+    let token: { readonly key: string };
+    try {
+      token = await this.#tokenOf(policy, signal);
+    } catch (err) {
+      if (signal.aborted) return { failures: [deadlineFailure()] };
+      return {
+        failures: [
+          { code: 'INTERNAL_ERROR', message: `trust material: ${(err as Error)?.message ?? String(err)}` },
+        ],
+      };
+    }
+    const key = decisionKey(ref, digest, token.key);
     const cached = this.#lookup(key);
     if (cached !== undefined) return cached;
 
@@ -174,7 +210,7 @@ export class CachingVerifier implements ModelVerifier {
     try {
       return await this.#verifications.run(
         key,
-        (workSignal) => this.#runVerification(key, pinned, policy, workSignal),
+        (workSignal) => this.#runVerification(key, token, pinned, policy, workSignal),
         signal,
         () => this.#metrics?.coalesced.inc(),
       );
@@ -182,6 +218,18 @@ export class CachingVerifier implements ModelVerifier {
       // Only the caller's own signal rejects a wait: the work itself never throws.
       return { failures: [deadlineFailure()] };
     }
+  }
+
+  /** What the policy's verdicts depend on now: its compiled trust, or (without signatures) its spec. */
+  #tokenOf(policy: CompiledPolicy, signal: AbortSignal): Promise<{ readonly key: string }> {
+    if (policy.spec.signatures === undefined || this.#trust === undefined)
+      return Promise.resolve({ key: policy.contentKey });
+    return this.#trust.forPolicy(policy, signal);
+  }
+
+  #currentToken(policy: CompiledPolicy): { readonly key: string } | undefined {
+    if (policy.spec.signatures === undefined || this.#trust === undefined) return { key: policy.contentKey };
+    return this.#trust.current(policy);
   }
 
   #lookup(key: string): CheckOutcome | undefined {
@@ -205,6 +253,7 @@ export class CachingVerifier implements ModelVerifier {
 
   async #runVerification(
     key: string,
+    token: { readonly key: string },
     ref: ModelReference,
     policy: CompiledPolicy,
     shared: AbortSignal,
@@ -228,7 +277,15 @@ export class CachingVerifier implements ModelVerifier {
       const result = outcome.failures.length === 0 ? 'verified' : 'failed';
       this.#metrics?.duration.observe({ result }, (performance.now() - started) / 1000);
     }
-    this.#remember(key, outcome);
+    // Material that changed while this ran (a rotated key noticed meanwhile) may have been used for part
+    // of it: the answer goes to the callers but is not remembered. A new compilation is a new token, so
+    // comparing objects also catches a change that came back to the same key.
+    if (
+      policy.spec.signatures === undefined ||
+      this.#trust === undefined ||
+      this.#trust.current(policy) === token
+    )
+      this.#remember(key, outcome);
     return outcome;
   }
 

@@ -43,6 +43,8 @@ export interface PolicySnapshot {
 export interface CheckFailure {
   readonly code: ReasonCode;
   readonly message: string;
+  /** What fixes this failure, where the code's general fix (REASON_FIX) would mislead. */
+  readonly fix?: string;
 }
 
 /** The outcome of verifying one model against one policy. `report` is shown by `modelgate verify`. */
@@ -70,6 +72,13 @@ export interface EngineOptions {
   /** Overall verification deadline for one admission request. */
   readonly deadlineMs: number;
   readonly policies: () => PolicySnapshot;
+  /**
+   * Cluster mode: whether the first full list of policies is in (absent: always, as with files). Before it
+   * is, no image can be told to be a model, so every object with a pod spec is refused (POLICY_NOT_LOADED).
+   */
+  readonly policiesLoaded?: () => boolean;
+  /** Resolves once they are loaded: a request that comes earlier waits for it, within the deadline. */
+  readonly policiesLoading?: Promise<void>;
   /** Labels of a namespace, or undefined when unknown (selectors then apply: fail closed). */
   readonly namespaceLabels: (namespace: string) => Readonly<Record<string, string>> | undefined;
   readonly verifier: ModelVerifier;
@@ -123,6 +132,13 @@ export class Engine {
     const templates = podTemplatesOf(req.kind, req.object, req.subResource);
     if (!templates.ok) return invalid(templates.error);
     if (templates.templates.length === 0) return decide([], what);
+    if (this.#opts.policiesLoaded?.() === false && !(await this.#policiesLoadedWithin(outer))) {
+      const message = `the ModelPolicies are not loaded yet (waited ${this.#opts.deadlineMs} ms); nothing is admitted before they are`;
+      return decide(
+        [place({ code: 'POLICY_NOT_LOADED', message }, '-', 'request', undefined, 'Enforce')],
+        what,
+      );
+    }
 
     const scope = this.#scope(req.namespace ?? '');
     const isModelImage = (image: string) => {
@@ -143,6 +159,26 @@ export class Engine {
     }
     const findings = await this.#judge(extracted, scope, outer);
     return decide(findings, what);
+  }
+
+  /** Waits for the first policy list, at most the deadline (or until the caller gives up). */
+  async #policiesLoadedWithin(outer: AbortSignal | undefined): Promise<boolean> {
+    const loading = this.#opts.policiesLoading;
+    if (loading === undefined) return false;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#opts.deadlineMs);
+      onAbort = resolve;
+      outer?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([loading, giveUp]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) outer?.removeEventListener('abort', onAbort);
+    }
+    return this.#opts.policiesLoaded?.() !== false;
   }
 
   /** Decides one reference as if a pod in `namespace` named it (the CLI's `verify`). */
@@ -354,7 +390,7 @@ function place(
   return {
     code: f.code,
     message: f.message,
-    fix: REASON_FIX[f.code],
+    fix: f.fix ?? REASON_FIX[f.code],
     reference,
     fieldPath,
     mode,

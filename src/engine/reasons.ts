@@ -9,8 +9,10 @@ export const REASON_CODES = [
   'DIGEST_REQUIRED',
   'MODEL_UNGOVERNED',
   'POLICY_INVALID',
+  'POLICY_NOT_LOADED',
   'REGISTRY_ERROR',
   'MANIFEST_DIGEST_MISMATCH',
+  'ARTIFACT_AMBIGUOUS',
   'SIGNATURE_MISSING',
   'SIGNATURE_INVALID',
   'IDENTITY_MISMATCH',
@@ -34,10 +36,14 @@ export const REASON_FIX: Readonly<Record<ReasonCode, string>> = {
   MODEL_UNGOVERNED:
     'add a ModelPolicy whose models globs cover this reference, or ask the operator to relax the unmatched setting',
   POLICY_INVALID: 'fix the ModelPolicy (kubectl describe modelpolicy NAME shows the invalid fields)',
+  POLICY_NOT_LOADED:
+    'retry in a moment: modelgate has not yet listed the ModelPolicies; if it persists, check its access to the API server',
   REGISTRY_ERROR:
     'check that the registry is reachable and that the pull secret grants read access, then retry',
   MANIFEST_DIGEST_MISMATCH:
     'the registry served content that does not match its digest: do not use this registry until it is fixed',
+  ARTIFACT_AMBIGUOUS:
+    'rewrite the document without duplicate keys or differently-cased field names (push it again with oras or cosign) and sign the new digest',
   SIGNATURE_MISSING:
     'sign the model with a key or identity the policy trusts (cosign sign / model_signing sign) and push the signature with it',
   SIGNATURE_INVALID: 're-sign the model: the stored signature does not verify against this artifact',

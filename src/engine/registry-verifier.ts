@@ -97,7 +97,10 @@ export function registryFailure(err: unknown, signal: AbortSignal, check?: strin
     if (err.code === 'MANIFEST_DIGEST_MISMATCH')
       return { code: 'MANIFEST_DIGEST_MISMATCH', message: err.message };
     if (err.code === 'DEADLINE_EXCEEDED') return { code: 'DEADLINE_EXCEEDED', message: err.message };
-    return { code: 'REGISTRY_ERROR', message: err.message };
+    // The content itself is the problem: a stable refusal (cached as such), not a registry outage.
+    if (err.code === 'ARTIFACT_AMBIGUOUS') return { code: 'ARTIFACT_AMBIGUOUS', message: err.message };
+    // OUTBOUND_DENIED and the rest: the registry could not be used; the client's own fix where it has one.
+    return { code: 'REGISTRY_ERROR', message: err.message, ...(err.fix ? { fix: err.fix } : {}) };
   }
   // Anything else thrown by a check is a bug in it: refused, and reported as such.
   if (check)

@@ -65,3 +65,17 @@ export function printable(s: string, max = 200): string {
   }
   return out;
 }
+
+/** A protobuf base-128 varint at `at`: 'truncated' when the bytes end inside it, undefined when malformed. */
+export function varint(b: Uint8Array, at: number): { value: number; next: number } | 'truncated' | undefined {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (at + i >= b.length) return 'truncated';
+    const c = b[at + i]!;
+    value += (c & 0x7f) * mul;
+    mul *= 128;
+    if ((c & 0x80) === 0) return Number.isSafeInteger(value) ? { value, next: at + i + 1 } : undefined;
+  }
+  return undefined;
+}

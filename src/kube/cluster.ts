@@ -57,6 +57,10 @@ export interface Cluster {
   /** The certificate manager, in self-managed TLS mode. */
   readonly certificates?: CertificateManager;
   snapshot(): PolicySnapshot;
+  /** Whether the first full list of ModelPolicies is in: before it, `snapshot()` says nothing. */
+  policiesLoaded(): boolean;
+  /** Resolves once it is. */
+  readonly policiesLoading: Promise<void>;
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
   /** Wraps the registry verifier so that it runs with the pull secrets of each verification. */
   verifier(inner: ModelVerifier): ModelVerifier;
@@ -66,8 +70,8 @@ export interface Cluster {
   ready(): boolean;
   /** Resolves when the first lists are in. */
   synced(): Promise<void>;
-  /** Hands in the trust cache's invalidation, once the verifier exists. */
-  onTrustChange(invalidate: (uid: string) => void): void;
+  /** Hands in the trust cache's invalidation (by policy contentKey), once the verifier exists. */
+  onTrustChange(invalidate: (contentKey: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -126,10 +130,10 @@ export function assembleCluster(
   const store = new PolicyStore();
   const labels = new NamespaceLabels();
   const statuses = new StatusWriter({ api, logger: log });
-  let invalidate: (uid: string) => void = () => {};
+  let invalidate: (contentKey: string) => void = () => {};
   const refresher = new TrustRefresher({
     objects: { refresh: (...a) => objects.refresh(...a), allows: (ns) => objects.allows(ns) },
-    invalidate: (uid) => invalidate(uid),
+    invalidate: (contentKey) => invalidate(contentKey),
     logger: log,
   });
   const objects = new ClusterObjects({
@@ -222,6 +226,8 @@ export function assembleCluster(
     credentials,
     ...(certificates ? { certificates } : {}),
     snapshot: () => store.snapshot(),
+    policiesLoaded: () => informers.policies.synced(),
+    policiesLoading: informers.policies.firstSync,
     namespaceLabels: (ns) => labels.labels(ns),
     verifier: (inner) =>
       new PullSecretVerifier({

@@ -1,7 +1,7 @@
 /**
  * Secrets, ConfigMaps and service accounts that policies and pods name, read on demand (RBAC `get` only:
  * no list, no watch) and kept a short while. They feed the verifier: public keys of key authorities
- * (`key.secretRef`), trusted roots of keyless ones (`trustedRoot.configMapRef`), and registry
+ * (`key.secretRef`), trusted roots of keyless and key ones (`trustedRoot.configMapRef`), and registry
  * credentials (`pullSecrets`, a pod's `imagePullSecrets`). Reads may be confined to a list of namespaces,
  * matching the RBAC the chart grants.
  */
@@ -241,7 +241,7 @@ export function trustReferences(policy: CompiledPolicy): TrustReference[] {
   for (const a of policy.spec.signatures?.authorities ?? []) {
     const s = a.key?.secretRef;
     if (s) out.push({ kind: 'secret', namespace: s.namespace, name: s.name });
-    const c = a.keyless?.trustedRoot?.configMapRef;
+    const c = (a.keyless?.trustedRoot ?? a.key?.trustedRoot)?.configMapRef;
     if (c) out.push({ kind: 'configmap', namespace: c.namespace, name: c.name });
   }
   return out;
@@ -249,21 +249,22 @@ export function trustReferences(policy: CompiledPolicy): TrustReference[] {
 
 export interface TrustRefresherOptions {
   readonly objects: Pick<ClusterObjects, 'refresh' | 'allows'>;
-  /** Drops the compiled trust of a policy (SignatureVerifier.trust.invalidate). */
-  readonly invalidate: (uid: string) => void;
+  /** Drops the compiled trust of a policy, by its contentKey (SignatureVerifier.trust.invalidate). */
+  readonly invalidate: (contentKey: string) => void;
   readonly logger: Logger;
   /** How often referenced objects are read again (default 60 s). */
   readonly intervalMs?: number;
 }
 
 /**
- * Trust material is compiled once per policy generation, but a Secret or ConfigMap it came from can change
+ * Trust material is compiled once per policy content, but a Secret or ConfigMap it came from can change
  * without the policy changing (a key rotation). This reads every referenced object again each interval
- * and, when one changed, drops the compiled trust of the policies that name it.
+ * and, when one changed, drops the compiled trust of the policies that name it; the compilation that
+ * follows reads the new material, and its new key keeps verdicts made with the old one out of use.
  */
 export class TrustRefresher {
   readonly #opts: TrustRefresherOptions;
-  #refs = new Map<string, { ref: TrustReference; uids: Set<string> }>();
+  #refs = new Map<string, { ref: TrustReference; policies: Set<string> }>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
 
@@ -273,12 +274,12 @@ export class TrustRefresher {
 
   /** Takes the policies in force (call on every snapshot change). */
   update(policies: readonly CompiledPolicy[]): void {
-    const refs = new Map<string, { ref: TrustReference; uids: Set<string> }>();
+    const refs = new Map<string, { ref: TrustReference; policies: Set<string> }>();
     for (const p of policies) {
       for (const ref of trustReferences(p)) {
         const key = cacheKey(ref.kind, ref.namespace, ref.name);
-        const e = refs.get(key) ?? { ref, uids: new Set<string>() };
-        e.uids.add(p.uid);
+        const e = refs.get(key) ?? { ref, policies: new Set<string>() };
+        e.policies.add(p.contentKey);
         refs.set(key, e);
       }
     }
@@ -289,9 +290,9 @@ export class TrustRefresher {
   changed(kind: ObjectKind, namespace: string, name: string): void {
     const e = this.#refs.get(cacheKey(kind, namespace, name));
     if (e === undefined) return;
-    for (const uid of e.uids) this.#opts.invalidate(uid);
+    for (const contentKey of e.policies) this.#opts.invalidate(contentKey);
     this.#opts.logger.info(
-      { object: `${kind}/${namespace}/${name}`, policies: e.uids.size },
+      { object: `${kind}/${namespace}/${name}`, policies: e.policies.size },
       'trust material changed: policies that use it will be compiled again',
     );
   }

@@ -1,13 +1,13 @@
 /**
  * ModelPolicies as the cluster holds them, turned into the engine's PolicySnapshot. Each policy is
- * validated and compiled once per (uid, generation); one that fails validation is never applied in part:
+ * validated and compiled once per (uid, generation, spec content); one that fails validation is never applied in part:
  * it goes into `invalid`, with the model globs that compile, so that the engine refuses what it would
  * govern (POLICY_INVALID). Pure but for the status writer at the end, which talks to the API through
  * KubeApi.
  */
 import type { Logger } from 'pino';
 import type { InvalidPolicy, PolicySnapshot } from '../engine/engine.ts';
-import { type CompiledPolicy, compilePolicy } from '../policy/compile.ts';
+import { type CompiledPolicy, canonicalJson, compilePolicy } from '../policy/compile.ts';
 import { API_GROUP, API_VERSION, KIND } from '../policy/schema.ts';
 import { type PolicyError, validateModelPolicy } from '../policy/validate.ts';
 import { compileGlob, validateGlob } from '../reference/glob.ts';
@@ -32,6 +32,8 @@ export interface ModelPolicyObject {
 interface Entry {
   readonly uid: string;
   readonly generation: number;
+  /** The spec as canonical JSON: an object whose spec changed is compiled again whatever its generation says. */
+  readonly spec: string;
   readonly verdict: PolicyVerdict;
   readonly compiled?: CompiledPolicy;
   readonly invalid?: InvalidPolicy;
@@ -59,9 +61,10 @@ export class PolicyStore {
     const uid = obj.metadata?.uid ?? `local:${name}`;
     const generation = typeof obj.metadata?.generation === 'number' ? obj.metadata.generation : 1;
     let entry = this.#entries.get(name);
-    // A status write or a label change keeps the generation: nothing to compile again.
-    if (entry === undefined || entry.uid !== uid || entry.generation !== generation) {
-      entry = evaluate(obj, name, uid, generation);
+    const spec = canonicalJson(obj.spec ?? null);
+    // A status write or a label change keeps the spec: nothing to compile again.
+    if (entry === undefined || entry.uid !== uid || entry.generation !== generation || entry.spec !== spec) {
+      entry = { ...evaluate(obj, name, uid, generation), spec };
       this.#compilations++;
       this.#entries.set(name, entry);
       this.#dirty = true;
@@ -79,8 +82,16 @@ export class PolicyStore {
       const names = [...this.#entries.keys()].sort();
       const policies: CompiledPolicy[] = [];
       const invalid: InvalidPolicy[] = [];
+      // The API server gives every object its own uid; two that share one are refused, both of them, since
+      // neither can be told to be the real one.
+      const holders = new Map<string, number>();
+      for (const e of this.#entries.values()) holders.set(e.uid, (holders.get(e.uid) ?? 0) + 1);
       for (const n of names) {
         const e = this.#entries.get(n)!;
+        if ((holders.get(e.uid) ?? 0) > 1) {
+          invalid.push(duplicateUid(n, e));
+          continue;
+        }
         if (e.compiled) policies.push(e.compiled);
         if (e.invalid) invalid.push(e.invalid);
       }
@@ -96,7 +107,24 @@ export class PolicyStore {
   }
 }
 
-function evaluate(obj: ModelPolicyObject, name: string, uid: string, generation: number): Entry {
+/** A policy refused because another one carries its uid: it governs what it would govern, and refuses it. */
+function duplicateUid(name: string, e: Entry): InvalidPolicy {
+  const governs = e.compiled ? (r: string) => e.compiled!.governs(r) : e.invalid?.governs;
+  return Object.freeze({
+    name,
+    errors: Object.freeze([
+      { path: 'metadata.uid', message: `another ModelPolicy has the same uid ${e.uid}` },
+    ]),
+    ...(governs ? { governs } : {}),
+  });
+}
+
+function evaluate(
+  obj: ModelPolicyObject,
+  name: string,
+  uid: string,
+  generation: number,
+): Omit<Entry, 'spec'> {
   // Only what validation reads: managedFields and status are not part of a policy.
   const doc = {
     apiVersion: obj.apiVersion ?? `${API_GROUP}/${API_VERSION}`,
@@ -123,7 +151,7 @@ function invalidEntry(
   uid: string,
   generation: number,
   errors: readonly PolicyError[],
-): Entry {
+): Omit<Entry, 'spec'> {
   const governs = governingGlobs(obj.spec);
   const invalid: InvalidPolicy = Object.freeze({
     name,

@@ -1,6 +1,7 @@
 import type { Credential, CredentialStore } from './credentials.ts';
 import { parseOciErrorBody, RegistryError } from './errors.ts';
 import { type Challenge, parseWwwAuthenticate } from './headers.ts';
+import { redactUrl } from './redact.ts';
 import type { ExchangeRequest, ExchangeResponse } from './transport.ts';
 
 /** Sends one request through the transport (retries, redirects, counting). */
@@ -21,16 +22,15 @@ export interface AuthenticatorOptions {
   credentials?: CredentialStore;
   exchange: Exchange;
   /** Decides whether a URL may be contacted (scheme rules of the transport). */
-  checkScheme: (url: URL, plainHttpHosts?: readonly string[]) => void;
-  isInsecure: (host: string) => boolean;
+  checkScheme: (url: URL) => void;
   now?: () => number;
 }
 
 /**
  * Answers registry challenges: anonymous, basic, and the bearer-token flow (realm/service/scope), with
  * tokens cached per (registry, scope) until they expire. Credentials are only ever sent to the registry
- * they are stored for, or to the token realm that registry names (HTTPS, or the same host when the
- * registry itself is plain HTTP).
+ * they are stored for, or to the token realm that registry names (HTTPS, or plain HTTP to a `host:port`
+ * named insecure).
  */
 export class Authenticator {
   readonly #opts: AuthenticatorOptions;
@@ -117,19 +117,22 @@ export class Authenticator {
     try {
       realm = new URL(realmValue);
     } catch {
-      throw new RegistryError('REGISTRY_ERROR', `${registry}: bearer realm is not a URL: ${realmValue}`, {
-        registry,
-        status: 401,
-      });
+      throw new RegistryError(
+        'REGISTRY_ERROR',
+        `${registry}: bearer realm is not a URL: ${redactUrl(realmValue)}`,
+        {
+          registry,
+          status: 401,
+        },
+      );
     }
     if (realm.username !== '' || realm.password !== '') {
       throw new RegistryError('REGISTRY_ERROR', `${registry}: bearer realm carries userinfo`, { registry });
     }
-    const registryHostname = new URL(`http://${registry}`).hostname;
-    const plainHttpAllowed =
-      realm.protocol === 'http:' && this.#opts.isInsecure(registry) && realm.hostname === registryHostname;
-    if (!plainHttpAllowed) this.#opts.checkScheme(realm);
-    const plainHttpHosts = plainHttpAllowed ? [realm.host] : [];
+    // Plain HTTP only to an insecure `host:port` exactly: another port of an insecure registry's host is
+    // another service. Where the realm may connect (addresses) the transport decides, the registry
+    // being the governed host.
+    this.#opts.checkScheme(realm);
 
     const service = challenge.params.service;
     // The registry's own scope wins: it knows what it will check.
@@ -137,15 +140,8 @@ export class Authenticator {
     const cred = this.#opts.credentials?.get(registry);
     const res =
       cred?.kind === 'identityToken'
-        ? await this.#refreshTokenGrant(
-            realm,
-            service,
-            tokenScope,
-            cred.identityToken,
-            plainHttpHosts,
-            signal,
-          )
-        : await this.#tokenGet(realm, service, tokenScope, cred, plainHttpHosts, signal);
+        ? await this.#refreshTokenGrant(realm, service, tokenScope, cred.identityToken, registry, signal)
+        : await this.#tokenGet(realm, service, tokenScope, cred, registry, signal);
     if (res.status !== 200) {
       const body = parseOciErrorBody(res.body);
       throw new RegistryError(
@@ -174,7 +170,7 @@ export class Authenticator {
     service: string | undefined,
     scope: string,
     cred: Credential | undefined,
-    plainHttpHosts: readonly string[],
+    governedHost: string,
     signal: AbortSignal,
   ): Promise<ExchangeResponse> {
     const url = new URL(realm);
@@ -188,7 +184,7 @@ export class Authenticator {
       headers,
       maxBytes: TOKEN_BODY_CAP,
       signal,
-      plainHttpHosts,
+      governedHost,
     });
   }
 
@@ -197,7 +193,7 @@ export class Authenticator {
     service: string | undefined,
     scope: string,
     refreshToken: string,
-    plainHttpHosts: readonly string[],
+    governedHost: string,
     signal: AbortSignal,
   ): Promise<ExchangeResponse> {
     const form = new URLSearchParams({
@@ -214,7 +210,7 @@ export class Authenticator {
       body: form.toString(),
       maxBytes: TOKEN_BODY_CAP,
       signal,
-      plainHttpHosts,
+      governedHost,
     });
   }
 }

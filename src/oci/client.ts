@@ -4,7 +4,7 @@ import { type DigestAlgorithm, digestOf, digestToTag, matchesDigest, parseDigest
 import { parseOciErrorBody, RegistryError } from './errors.ts';
 import { parseLinkNext } from './headers.ts';
 import { parseIndex, parseManifest } from './manifest.ts';
-import { type ExchangeResponse, type RequestEvent, Transport } from './transport.ts';
+import { type ExchangeResponse, type RequestEvent, type Resolver, Transport } from './transport.ts';
 import type { Descriptor, Index, Manifest, ManifestKind } from './types.ts';
 import { isIndex, MANIFEST_ACCEPT, MediaType } from './types.ts';
 
@@ -26,6 +26,14 @@ export interface RegistryClientOptions {
   maxManifestBytes?: number;
   /** Referrers API pages followed at most (default 10). */
   maxReferrerPages?: number;
+  /**
+   * Hosts (`host` or `host:port`) a redirect or token realm may lead to although they resolve to
+   * loopback, private, link-local or metadata addresses (e.g. an in-cluster blob store). The registry
+   * contacted and the insecure registries need no entry.
+   */
+  allowedRedirectHosts?: readonly string[];
+  /** Resolves host names that redirects and token realms lead to (default: the system resolver). */
+  resolve?: Resolver;
   userAgent?: string;
   onRequest?: (e: RequestEvent) => void;
 }
@@ -54,8 +62,19 @@ export interface BlobOptions {
 }
 
 const MiB = 1024 * 1024;
-const MAX_REFERRER_LOOKUPS = 64;
-const REFERRER_LOOKUP_CONCURRENCY = 4;
+/** Referrers listed at most, over all pages: a longer listing is refused, never read in part. */
+const MAX_REFERRERS = 1024;
+/** Bytes of referrer listings read at most, over all pages. */
+const MAX_REFERRER_LISTING_BYTES = 4 * MiB;
+/**
+ * Referrers whose descriptor says nothing (go-containerregistry's) whose manifest is read to learn what
+ * they are. Enough that ~100 unrelated referrers anyone with push access can attach do not hide the
+ * evidence; those beyond stay inconclusive (readers bound what they read of them).
+ */
+const MAX_REFERRER_LOOKUPS = 256;
+const REFERRER_LOOKUP_CONCURRENCY = 8;
+/** A referrer manifest is a few descriptors: a larger one is not read to learn its type. */
+const MAX_REFERRER_MANIFEST_BYTES = 256 * 1024;
 /** Manifests fetched by digest are immutable: kept for reuse up to this many bytes in all. */
 const MANIFEST_CACHE_BYTES = 16 * MiB;
 /** What one Range read may ask for: format sniffing needs a few KiB, never megabytes. */
@@ -90,13 +109,14 @@ export class RegistryClient {
       retryBaseMs: opts.retryBaseMs ?? 200,
       maxRetryDelayMs: opts.maxRetryDelayMs ?? 10_000,
       userAgent: opts.userAgent ?? 'modelgate',
+      ...(opts.allowedRedirectHosts === undefined ? {} : { allowedRedirectHosts: opts.allowedRedirectHosts }),
+      ...(opts.resolve === undefined ? {} : { resolve: opts.resolve }),
       ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     });
     this.#auth = new Authenticator({
       ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
       exchange: (req) => this.#transport.exchange(req),
-      checkScheme: (url, hosts) => this.#transport.checkScheme(url, hosts),
-      isInsecure: (host) => this.#transport.isInsecure(host),
+      checkScheme: (url) => this.#transport.checkScheme(url),
     });
     this.#maxManifestBytes = opts.maxManifestBytes ?? 4 * MiB;
     this.#maxReferrerPages = opts.maxReferrerPages ?? 10;
@@ -143,16 +163,22 @@ export class RegistryClient {
 
     let url = this.#url(registry, repository, `referrers/${digest}`);
     if (artifactType !== undefined) url.searchParams.set('artifactType', artifactType);
-    const descriptors: Descriptor[] = [];
+    // The whole listing first (bounded in pages, bytes and count), then manifests only of the
+    // referrers whose descriptor says nothing, then the filter.
+    const filtered: Descriptor[] = [];
+    const unfiltered: Descriptor[] = [];
+    let listingBudget = MAX_REFERRER_LISTING_BYTES;
     for (let page = 0; ; page++) {
+      if (listingBudget <= 0) throw tooManyReferrers(registry, repository, digest);
       const res = await this.#get(
         registry,
         repository,
         url,
         MediaType.OciIndex,
-        this.#maxManifestBytes,
+        Math.min(this.#maxManifestBytes, listingBudget),
         signal,
       );
+      listingBudget -= res.body.length;
       if (res.status !== 200) {
         if (page > 0) throw responseError(registry, 'GET', url, res);
         return this.#referrersByTag(registry, repository, digest, filter, signal);
@@ -160,7 +186,7 @@ export class RegistryClient {
       const index = parseIndex(res.body, res.headers.get('content-type'));
       if ('errors' in index) {
         throw new RegistryError(
-          'REGISTRY_ERROR',
+          index.code ?? 'REGISTRY_ERROR',
           `${registry}/${repository}: referrers answer for ${digest} is not an OCI index: ${index.errors.join('; ')}`,
           { registry, status: res.status },
         );
@@ -169,13 +195,15 @@ export class RegistryClient {
         .split(',')
         .map((s) => s.trim())
         .includes('artifactType');
-      descriptors.push(
-        ...(applied
-          ? index.manifests
-          : filter(await this.#completeArtifactTypes(registry, repository, index.manifests, signal))),
-      );
+      (applied ? filtered : unfiltered).push(...index.manifests);
+      if (filtered.length + unfiltered.length > MAX_REFERRERS)
+        throw tooManyReferrers(registry, repository, digest);
       const next = parseLinkNext(res.headers.get('link'));
-      if (next === undefined) return descriptors;
+      if (next === undefined) {
+        if (unfiltered.length === 0) return filtered;
+        const completed = await this.#completeArtifactTypes(registry, repository, unfiltered, signal);
+        return [...filtered, ...filter(completed)];
+      }
       if (page + 1 >= this.#maxReferrerPages) {
         throw new RegistryError(
           'REGISTRY_ERROR',
@@ -321,7 +349,7 @@ export class RegistryClient {
     repository: string,
     reference: string,
     signal: AbortSignal,
-    { missingOk }: { missingOk: boolean },
+    { missingOk, maxBytes }: { missingOk: boolean; maxBytes?: number },
   ): Promise<ResolvedManifest | undefined> {
     checkName(registry, repository);
     const asked = parseDigest(reference);
@@ -343,7 +371,7 @@ export class RegistryClient {
       repository,
       url,
       MANIFEST_ACCEPT.join(', '),
-      this.#maxManifestBytes,
+      maxBytes ?? this.#maxManifestBytes,
       signal,
     );
     if (res.status === 404 && missingOk) return undefined;
@@ -369,10 +397,14 @@ export class RegistryClient {
     }
     const parsed = parseManifest(bytes, res.headers.get('content-type'));
     if (!parsed.ok) {
-      throw new RegistryError('REGISTRY_ERROR', `${where}: invalid manifest: ${parsed.errors.join('; ')}`, {
-        registry,
-        status: res.status,
-      });
+      throw new RegistryError(
+        parsed.code ?? 'REGISTRY_ERROR',
+        `${where}: invalid manifest: ${parsed.errors.join('; ')}`,
+        {
+          registry,
+          status: res.status,
+        },
+      );
     }
     const algorithm: DigestAlgorithm = asked?.algorithm ?? 'sha256';
     const digest = asked !== undefined ? reference : digestOf(bytes, algorithm);
@@ -434,26 +466,38 @@ export class RegistryClient {
     const inconclusive = (d: Descriptor) =>
       (d.artifactType === undefined || d.artifactType === MediaType.OciEmpty) &&
       (d.mediaType === MediaType.OciManifest || d.mediaType === MediaType.OciIndex);
-    const todo = descriptors.filter(inconclusive);
+    const todo = descriptors
+      .filter((d) => inconclusive(d) && d.size <= MAX_REFERRER_MANIFEST_BYTES)
+      .slice(0, MAX_REFERRER_LOOKUPS);
     if (todo.length === 0) return descriptors;
-    if (todo.length > MAX_REFERRER_LOOKUPS) {
-      throw new RegistryError(
-        'REGISTRY_ERROR',
-        `${registry}/${repository}: ${todo.length} referrers without an artifactType (more than ${MAX_REFERRER_LOOKUPS})`,
-        { registry },
-      );
-    }
     const found = new Map<string, string>();
+    // Referrers whose manifest is absent or cannot be read as one: anyone who can push can attach such
+    // a thing, and it cannot be evidence of anything, so it is left out rather than failing the listing.
+    const unreadable = new Set<string>();
     await mapLimit(todo, REFERRER_LOOKUP_CONCURRENCY, async (d) => {
-      const r = await this.resolve(registry, repository, d.digest, signal);
+      let r: ResolvedManifest | undefined;
+      try {
+        r = await this.#fetchManifest(registry, repository, d.digest, signal, {
+          missingOk: true,
+          maxBytes: MAX_REFERRER_MANIFEST_BYTES,
+        });
+      } catch (e) {
+        if (!isContentError(e)) throw e;
+      }
+      if (r === undefined) {
+        unreadable.add(d.digest);
+        return;
+      }
       const m = r.manifest;
       const type = m.artifactType ?? (isIndex(m) ? undefined : m.config.mediaType);
       if (type !== undefined) found.set(d.digest, type);
     });
-    return descriptors.map((d) => {
-      const type = inconclusive(d) ? found.get(d.digest) : undefined;
-      return type === undefined ? d : { ...d, artifactType: type };
-    });
+    return descriptors
+      .filter((d) => !unreadable.has(d.digest))
+      .map((d) => {
+        const type = inconclusive(d) ? found.get(d.digest) : undefined;
+        return type === undefined ? d : { ...d, artifactType: type };
+      });
   }
 
   /** One authenticated GET: sends what is known for the scope, answers one 401 challenge, retries once. */
@@ -514,6 +558,24 @@ function tagForDigest(digest: string): string {
   } catch {
     throw invalidArgument(`not a digest: ${digest}`);
   }
+}
+
+function tooManyReferrers(registry: string, repository: string, digest: string): RegistryError {
+  return new RegistryError(
+    'REGISTRY_ERROR',
+    `${registry}/${repository}: the referrers of ${digest} exceed ${MAX_REFERRERS} descriptors or ${MAX_REFERRER_LISTING_BYTES} bytes`,
+    { registry },
+  );
+}
+
+/**
+ * A registry's answer that arrived but is not a usable manifest (wrong digest, invalid, ambiguous, too
+ * large), as opposed to a failure to get an answer (network, deadline, refusal), which must surface.
+ */
+function isContentError(e: unknown): boolean {
+  if (!(e instanceof RegistryError)) return false;
+  if (e.code === 'DEADLINE_EXCEEDED' || e.code === 'OUTBOUND_DENIED') return false;
+  return e.code !== 'REGISTRY_ERROR' || e.status === 200;
 }
 
 function checkName(registry: string, repository: string): void {

@@ -4,6 +4,13 @@ export type RegistryErrorCode =
   | 'MANIFEST_DIGEST_MISMATCH'
   /** A blob's bytes do not hash to its descriptor's digest or have another size. */
   | 'BLOB_DIGEST_MISMATCH'
+  /** A redirect or token realm led to a loopback, private, link-local or metadata address; nothing was sent. */
+  | 'OUTBOUND_DENIED'
+  /**
+   * A manifest, index or referrers list that two consumers could read differently (duplicate or
+   * case-variant keys, ...): a property of the content, so not transient.
+   */
+  | 'ARTIFACT_AMBIGUOUS'
   | 'DEADLINE_EXCEEDED';
 
 export interface RegistryErrorDetails {
@@ -12,6 +19,8 @@ export interface RegistryErrorDetails {
   registryCode?: string;
   registry?: string;
   cause?: unknown;
+  /** What would fix this failure, when the code's general fix would mislead. */
+  fix?: string;
 }
 
 /** Every failure of the registry client surfaces as one of these; nothing is allowed because a registry failed. */
@@ -21,6 +30,7 @@ export class RegistryError extends Error {
   readonly status: number | undefined;
   readonly registryCode: string | undefined;
   readonly registry: string | undefined;
+  readonly fix: string | undefined;
 
   constructor(code: RegistryErrorCode, message: string, details: RegistryErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -28,6 +38,7 @@ export class RegistryError extends Error {
     this.status = details.status;
     this.registryCode = details.registryCode;
     this.registry = details.registry;
+    this.fix = details.fix;
   }
 }
 

@@ -1,11 +1,42 @@
 import { parseDigest } from './digest.ts';
+import { isStrictJsonError, knownFields, parseStrictJson } from './strict-json.ts';
 import type { Descriptor, Index, Manifest, ManifestKind, Platform } from './types.ts';
 import { MediaType } from './types.ts';
 
 export type ParsedManifest =
   | { ok: true; kind: 'manifest'; mediaType: string; manifest: Manifest }
   | { ok: true; kind: 'index'; mediaType: string; manifest: Index }
-  | { ok: false; errors: string[] };
+  /** `code` is set when the document is ambiguous (two consumers could read it differently). */
+  | { ok: false; errors: string[]; code?: 'ARTIFACT_AMBIGUOUS' };
+
+/**
+ * Every field of image-spec's Manifest, Index, Descriptor and Platform. Go's encoding/json (oras,
+ * containerd) fills them from any case variant of their names, so any other spelling is refused.
+ */
+export const OCI_FIELDS = knownFields([
+  'schemaVersion',
+  'mediaType',
+  'artifactType',
+  'config',
+  'layers',
+  'manifests',
+  'subject',
+  'annotations',
+  'digest',
+  'size',
+  'urls',
+  'data',
+  'platform',
+  'architecture',
+  'os',
+  'os.version',
+  'os.features',
+  'variant',
+  'features',
+]);
+
+/** Base64 as Go decodes a []byte field (padded standard alphabet); a stricter subset. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 const KIND_OF_MEDIA_TYPE: Record<string, ManifestKind> = {
   [MediaType.OciManifest]: 'manifest',
@@ -47,6 +78,16 @@ function readPlatform(v: unknown, path: string, errors: string[]): Platform | un
     errors.push(`${path}: must have string architecture and os`);
     return undefined;
   }
+  // Go fails the whole manifest on a mistyped field; reading past it would accept what oras refuses.
+  if (v['os.version'] !== undefined && typeof v['os.version'] !== 'string')
+    errors.push(`${path}.os.version: must be a string`);
+  if (v.variant !== undefined && typeof v.variant !== 'string')
+    errors.push(`${path}.variant: must be a string`);
+  for (const list of ['os.features', 'features']) {
+    const l = v[list];
+    if (l !== undefined && (!Array.isArray(l) || l.some((x) => typeof x !== 'string')))
+      errors.push(`${path}.${list}: must be an array of strings`);
+  }
   const p: Platform = { architecture: v.architecture, os: v.os };
   if (typeof v.variant === 'string') p.variant = v.variant;
   return p;
@@ -72,6 +113,9 @@ export function readDescriptor(v: unknown, path: string, errors: string[]): Desc
   }
   if (v.urls !== undefined && (!Array.isArray(v.urls) || v.urls.some((u) => typeof u !== 'string'))) {
     errors.push(`${path}.urls: must be an array of strings`);
+  }
+  if (v.data !== undefined && (typeof v.data !== 'string' || !BASE64.test(v.data))) {
+    errors.push(`${path}.data: must be base64`);
   }
   const annotations = readAnnotations(v.annotations, `${path}.annotations`, errors);
   const platform = readPlatform(v.platform, `${path}.platform`, errors);
@@ -108,9 +152,12 @@ function readDescriptorList(v: unknown, path: string, errors: string[]): Descrip
 export function parseManifest(bytes: Uint8Array, contentType?: string | null): ParsedManifest {
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    // Numbers in these types are all integers (schemaVersion, size): Go refuses `1.0e3` for them.
+    json = parseStrictJson(bytes, { known: OCI_FIELDS, integersOnly: true });
   } catch (e) {
-    return { ok: false, errors: [`not JSON: ${(e as Error).message}`] };
+    if (isStrictJsonError(e) && e.code === 'ARTIFACT_AMBIGUOUS')
+      return { ok: false, errors: [e.message], code: 'ARTIFACT_AMBIGUOUS' };
+    return { ok: false, errors: [(e as Error).message] };
   }
   if (!isObject(json)) return { ok: false, errors: ['not a JSON object'] };
   const errors: string[] = [];
@@ -170,9 +217,15 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
 }
 
 /** Parses bytes that must be an OCI image index (the referrers API and the referrers tag schema). */
-export function parseIndex(bytes: Uint8Array, contentType?: string | null): Index | { errors: string[] } {
+export function parseIndex(
+  bytes: Uint8Array,
+  contentType?: string | null,
+): Index | { errors: string[]; code?: 'ARTIFACT_AMBIGUOUS' } {
   const parsed = parseManifest(bytes, contentType);
-  if (!parsed.ok) return { errors: parsed.errors };
+  if (!parsed.ok)
+    return parsed.code === undefined
+      ? { errors: parsed.errors }
+      : { errors: parsed.errors, code: parsed.code };
   if (parsed.kind !== 'index') return { errors: [`expected an image index, got ${parsed.mediaType}`] };
   return parsed.manifest;
 }

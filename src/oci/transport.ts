@@ -1,8 +1,11 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher, fetch } from 'undici';
+import { Agent, buildConnector, type Dispatcher, fetch } from 'undici';
+import { type AddressClass, classifyAddress, isBlockedHostName, isContained } from './address.ts';
 import { RegistryError } from './errors.ts';
 import { parseRetryAfter } from './headers.ts';
+import { redactUrl } from './redact.ts';
 
 /** One HTTP round trip, reported to `onRequest` (retries, redirects and token requests each count). */
 export interface RequestEvent {
@@ -26,8 +29,26 @@ export interface TransportOptions {
   /** A Retry-After longer than this ends the retries (the answer is returned as is). */
   maxRetryDelayMs: number;
   userAgent: string;
+  /**
+   * Hosts (`host` or `host:port`) that redirects and token realms may lead to even when they resolve to
+   * loopback, link-local, private or metadata addresses. The registry being contacted and the insecure
+   * registries are allowed without being listed.
+   */
+  allowedRedirectHosts?: readonly string[];
+  /** Resolves the host names of contained connections (default: the system's, `dns.lookup`). */
+  resolve?: Resolver;
   onRequest?: (e: RequestEvent) => void;
 }
+
+/** `dns.lookup` with `all: true`: every address a name resolves to. */
+export type Resolver = (
+  hostname: string,
+  options: { family?: number; hints?: number },
+  callback: (err: Error | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const systemResolver: Resolver = (hostname, options, callback) =>
+  dnsLookup(hostname, { ...options, all: true }, callback);
 
 export interface ExchangeRequest {
   method: 'GET' | 'HEAD' | 'POST';
@@ -39,8 +60,11 @@ export interface ExchangeRequest {
   /** `error` (default): a longer body fails. `truncate`: stop reading at the cap and cancel the rest. */
   overflow?: 'error' | 'truncate';
   signal: AbortSignal;
-  /** Hosts this request alone may reach over plain HTTP (a token realm beside an insecure registry). */
-  plainHttpHosts?: readonly string[];
+  /**
+   * The `host[:port]` a policy governs for this request (default: the host of `url`). Any other host a
+   * redirect leads to is contained: it is connected to only at a public address, unless it is allowed.
+   */
+  governedHost?: string;
 }
 
 export interface ExchangeResponse {
@@ -72,23 +96,39 @@ class Retryable extends Error {
 export class Transport {
   readonly #opts: TransportOptions;
   readonly #insecure: ReadonlySet<string>;
+  readonly #allowed: ReadonlySet<string>;
+  readonly #caBundles = new Map<string, string>();
+  /** Agents by (contained?, CA bundle host): a contained agent checks every address it connects to. */
   readonly #agents = new Map<string, Agent>();
-  readonly #defaultAgent: Agent;
 
   constructor(opts: TransportOptions) {
     this.#opts = opts;
     this.#insecure = new Set(opts.insecureRegistries.map((h) => h.toLowerCase()));
-    this.#defaultAgent = new Agent({ connect: { timeout: opts.requestTimeoutMs } });
-    for (const [host, pem] of Object.entries(opts.caBundles ?? {})) {
-      this.#agents.set(
-        host.toLowerCase(),
-        new Agent({ connect: { timeout: opts.requestTimeoutMs, ca: [...rootCertificates, pem] } }),
-      );
-    }
+    this.#allowed = new Set((opts.allowedRedirectHosts ?? []).map((h) => h.toLowerCase()));
+    for (const [host, pem] of Object.entries(opts.caBundles ?? {}))
+      this.#caBundles.set(host.toLowerCase(), pem);
   }
 
   isInsecure(host: string): boolean {
     return this.#insecure.has(host.toLowerCase());
+  }
+
+  /**
+   * Whether a URL a redirect or a token realm leads to must be contained (connected to only at public
+   * addresses): anything but the governed host itself, an insecure registry the operator named, or a
+   * host explicitly allowed. Refuses at once a host whose name alone reaches the node or a metadata
+   * service, and an address literal that is not public (`OUTBOUND_DENIED`), so nothing is sent.
+   */
+  containment(url: URL, governedHost: string): boolean {
+    const host = url.host.toLowerCase();
+    if (host === governedHost.toLowerCase() || this.#insecure.has(host)) return false;
+    if (this.#allowed.has(host) || this.#allowed.has(url.hostname.toLowerCase())) return false;
+    const literal = classifyAddress(url.hostname);
+    if (literal !== undefined && isContained(literal)) throw outboundDenied(url.host, url.hostname, literal);
+    if (literal === undefined && isBlockedHostName(url.hostname)) {
+      throw outboundDenied(url.host, url.hostname, 'metadata');
+    }
+    return true;
   }
 
   /** `http://host` for a registry named insecure, else `https://host` (Docker Hub's API host for its names). */
@@ -97,10 +137,10 @@ export class Transport {
     return new URL(`${this.isInsecure(host) ? 'http' : 'https'}://${apiHost}`);
   }
 
-  /** Refuses plain HTTP to any host not named insecure. */
-  checkScheme(url: URL, plainHttpHosts: readonly string[] = []): void {
+  /** Refuses plain HTTP to any `host:port` not named insecure (exactly: another port of it is not). */
+  checkScheme(url: URL): void {
     if (url.protocol === 'https:') return;
-    if (url.protocol === 'http:' && (this.isInsecure(url.host) || plainHttpHosts.includes(url.host))) return;
+    if (url.protocol === 'http:' && this.isInsecure(url.host)) return;
     throw new RegistryError(
       'REGISTRY_ERROR',
       `refusing ${url.protocol}//${url.host}: not an insecure registry`,
@@ -111,7 +151,7 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#defaultAgent.close(), ...[...this.#agents.values()].map((a) => a.close())]);
+    await Promise.all([...this.#agents.values()].map((a) => a.close()));
   }
 
   /** Sends a request with retries on 429/502/503/504 and network failures, following redirects. */
@@ -129,7 +169,9 @@ export class Transport {
           continue;
         }
         if (e instanceof RegistryError) throw e;
-        throw new RegistryError('REGISTRY_ERROR', `${req.method} ${req.url.href}: ${(e as Error).message}`, {
+        // The URL is redacted, here and in the cause's text: a realm's query can carry a signed URL.
+        const why = String((e as Error)?.message ?? e).replaceAll(req.url.href, redactUrl(req.url));
+        throw new RegistryError('REGISTRY_ERROR', `${req.method} ${redactUrl(req.url)}: ${why}`, {
           registry: req.url.host,
           cause: e instanceof Retryable ? e.cause : e,
         });
@@ -159,15 +201,20 @@ export class Transport {
     let headers = req.headers;
     let method = req.method;
     let body = req.body;
+    const governedHost = req.governedHost ?? req.url.host;
     for (let hop = 0; ; hop++) {
-      this.checkScheme(url, req.plainHttpHosts);
-      const res = await this.#once({ ...req, method, url, headers, ...(body === undefined ? {} : { body }) });
+      this.checkScheme(url);
+      const contained = this.containment(url, governedHost);
+      const res = await this.#once(
+        { ...req, method, url, headers, ...(body === undefined ? {} : { body }) },
+        contained,
+      );
       const location = res.headers.get('location');
       if (!REDIRECT_STATUS.has(res.status) || location === null) return res;
       if (hop >= MAX_REDIRECTS) {
         throw new RegistryError(
           'REGISTRY_ERROR',
-          `${req.method} ${req.url.href}: more than ${MAX_REDIRECTS} redirects`,
+          `${req.method} ${redactUrl(req.url)}: more than ${MAX_REDIRECTS} redirects`,
           {
             registry: req.url.host,
             status: res.status,
@@ -189,7 +236,7 @@ export class Transport {
     }
   }
 
-  async #once(req: ExchangeRequest): Promise<ExchangeResponse> {
+  async #once(req: ExchangeRequest, contained: boolean): Promise<ExchangeResponse> {
     const started = performance.now();
     const attemptSignal = AbortSignal.any([req.signal, AbortSignal.timeout(this.#opts.requestTimeoutMs)]);
     let status: number | undefined;
@@ -200,14 +247,14 @@ export class Transport {
         headers: { 'user-agent': this.#opts.userAgent, 'accept-encoding': 'identity', ...req.headers },
         redirect: 'manual',
         signal: attemptSignal,
-        dispatcher: this.#agentFor(req.url.host),
+        dispatcher: this.#agentFor(req.url.host, contained),
       };
       if (req.body !== undefined) init.body = req.body;
       let res: Awaited<ReturnType<typeof fetch>>;
       try {
         res = await fetch(req.url, init);
       } catch (e) {
-        throw asRetryable(e, req, attemptSignal);
+        throw notRetryable(e, req) ?? asRetryable(e, req, attemptSignal);
       }
       status = res.status;
       const ok = res.status >= 200 && res.status < 300;
@@ -226,7 +273,8 @@ export class Transport {
       this.#opts.onRequest?.({
         registry: req.url.host,
         method: req.method,
-        path: req.url.pathname + req.url.search,
+        // The path alone: a query (a realm's or a redirect target's) can carry a signature or a token.
+        path: req.url.pathname,
         status,
         ms: performance.now() - started,
         bytes,
@@ -234,9 +282,124 @@ export class Transport {
     }
   }
 
-  #agentFor(host: string): Dispatcher {
-    return this.#agents.get(host.toLowerCase()) ?? this.#defaultAgent;
+  #agentFor(host: string, contained: boolean): Dispatcher {
+    const bundleHost = this.#caBundles.has(host.toLowerCase()) ? host.toLowerCase() : '';
+    const key = `${contained ? 'contained' : 'direct'} ${bundleHost}`;
+    let agent = this.#agents.get(key);
+    if (agent === undefined) {
+      const pem = this.#caBundles.get(bundleHost);
+      const tls = {
+        timeout: this.#opts.requestTimeoutMs,
+        ...(pem ? { ca: [...rootCertificates, pem] } : {}),
+      };
+      const resolve = this.#opts.resolve;
+      agent = new Agent({
+        connect: contained
+          ? containedConnector(tls, resolve ?? systemResolver)
+          : resolve === undefined
+            ? tls
+            : ({ ...tls, lookup: lookupWith(resolve, () => undefined) } as buildConnector.BuildOptions),
+      });
+      this.#agents.set(key, agent);
+    }
+    return agent;
   }
+}
+
+/** Why a connection was not made: the address it would have reached is not a public one. */
+class OutboundRefusal extends Error {
+  override readonly name = 'OutboundRefusal';
+  readonly address: string;
+  readonly kind: AddressClass;
+  constructor(host: string, address: string, kind: AddressClass) {
+    super(`${host} resolves to ${address}, a ${kind} address`);
+    this.address = address;
+    this.kind = kind;
+  }
+}
+
+/**
+ * A connector that checks the address it connects to, not an address looked up before: the DNS answer
+ * is checked inside the socket's own lookup, so a name cannot resolve to a public address for the check
+ * and to a private one for the connection. Address literals never reach a lookup, so they are checked
+ * first.
+ */
+function containedConnector(opts: buildConnector.BuildOptions, resolve: Resolver): buildConnector.connector {
+  const lookup = lookupWith(resolve, (hostname, addresses) => {
+    for (const a of addresses) {
+      const kind = classifyAddress(a.address) ?? 'reserved';
+      if (isContained(kind)) return new OutboundRefusal(hostname, a.address, kind);
+    }
+    return undefined;
+  });
+  const connect = buildConnector({ ...opts, lookup } as buildConnector.BuildOptions);
+  return (options, callback) => {
+    const kind = classifyAddress(options.hostname);
+    if (kind !== undefined && isContained(kind)) {
+      callback(new OutboundRefusal(options.hostname, options.hostname, kind), null);
+      return;
+    }
+    connect(options, callback);
+  };
+}
+
+/** A `lookup` for net/tls.connect that resolves with `resolve` and lets `refuse` veto the answer. */
+function lookupWith(
+  resolve: Resolver,
+  refuse: (hostname: string, addresses: readonly LookupAddress[]) => Error | undefined,
+) {
+  return (
+    hostname: string,
+    options: { all?: boolean; family?: number; hints?: number },
+    callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
+    const { family, hints } = options;
+    resolve(hostname, { ...(family ? { family } : {}), ...(hints ? { hints } : {}) }, (err, addresses) => {
+      if (err) return callback(err, '');
+      const refused = refuse(hostname, addresses);
+      if (refused) return callback(refused, '');
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0];
+      if (first === undefined) return callback(new Error(`${hostname}: no address`), '');
+      return callback(null, first.address, first.family);
+    });
+  };
+}
+
+function outboundDenied(host: string, address: string, kind: AddressClass): RegistryError {
+  const shown = address === host.replace(/:\d+$/, '') ? address : `${host} (${address})`;
+  return new RegistryError(
+    'OUTBOUND_DENIED',
+    `refusing to connect to ${shown}: a ${kind} address that no policy governs (a redirect or token realm led there)`,
+    {
+      registry: host,
+      fix: `if ${host} is a legitimate blob store or token service of the registry, allow it with --allow-registry-redirect-host ${host}`,
+    },
+  );
+}
+
+/** Failures that no retry can change: a contained address, a TLS handshake answered in plain HTTP. */
+function notRetryable(e: unknown, req: ExchangeRequest): RegistryError | undefined {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    if (c instanceof OutboundRefusal) return outboundDenied(req.url.host, c.address, c.kind);
+    const code = (c as { code?: unknown }).code;
+    if (
+      req.url.protocol === 'https:' &&
+      (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(c.message))
+    ) {
+      const host = req.url.host;
+      return new RegistryError(
+        'REGISTRY_ERROR',
+        `${host} did not answer the TLS handshake with TLS (it looks like a plain-HTTP registry): name it with --insecure-registry ${host} (Helm: insecureRegistries)`,
+        {
+          registry: host,
+          cause: e,
+          fix: `if ${host} serves plain HTTP, pass --insecure-registry ${host} (the chart's insecureRegistries value); otherwise fix its TLS`,
+        },
+      );
+    }
+  }
+  return undefined;
 }
 
 function throwIfDeadline(signal: AbortSignal, url: URL): void {
@@ -273,7 +436,7 @@ async function readBody(
   const tooLarge = () =>
     new RegistryError(
       'REGISTRY_ERROR',
-      `${req.method} ${req.url.href}: response body larger than the ${cap}-byte cap`,
+      `${req.method} ${redactUrl(req.url)}: response body larger than the ${cap}-byte cap`,
       { registry: req.url.host, status: res.status },
     );
   if (res.body === null || req.method === 'HEAD') {

@@ -3,10 +3,11 @@
  * schema.ts has its counterpart here (same message), so that a policy file
  * checked by `modelgate policy lint` fails the same way `kubectl apply` would.
  * The extra checks (globs compile, regexps compile, keys parse) are ones CEL
- * cannot make.
+ * cannot make; the CRD's `pattern`s on globs catch the character-level part of
+ * them at apply time.
  */
 import { createPublicKey } from 'node:crypto';
-import { validateGlob } from '../reference/glob.ts';
+import { validateFileGlob, validateGlob, validateNamespaceGlob } from '../reference/glob.ts';
 import type { ModelPolicySpec } from './schema.ts';
 
 export interface PolicyError {
@@ -22,6 +23,11 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
   spec.models.forEach((g, i) => {
     const e = validateGlob(g);
     if (e !== undefined) err(`.models[${i}]`, e);
+  });
+
+  spec.match?.namespaces?.forEach((g, i) => {
+    const e = validateNamespaceGlob(g);
+    if (e !== undefined) err(`.match.namespaces[${i}]`, e);
   });
 
   const sel = spec.match?.namespaceSelector;
@@ -75,6 +81,10 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
         if ((a.key.pem === undefined) === (a.key.secretRef === undefined)) {
           err(`${at}.key`, 'set exactly one of pem or secretRef');
         }
+        const root = a.key.trustedRoot;
+        if (root && (root.configMapRef === undefined) === (root.file === undefined)) {
+          err(`${at}.key.trustedRoot`, 'set exactly one of configMapRef or file');
+        }
         if (a.key.pem !== undefined) {
           const e = publicKeyError(a.key.pem);
           if (e) err(`${at}.key.pem`, e);
@@ -82,8 +92,8 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
       }
     });
     sig.allowUnsignedFiles?.forEach((g, i) => {
-      if (g.includes('/') && g.startsWith('/'))
-        err(`.signatures.allowUnsignedFiles[${i}]`, 'file globs are relative');
+      const e = validateFileGlob(g);
+      if (e !== undefined) err(`.signatures.allowUnsignedFiles[${i}]`, e);
     });
   }
 

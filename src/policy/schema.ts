@@ -12,6 +12,14 @@
  * suite applies it to a real API server to exercise the CEL.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import {
+  FILE_GLOB_PATTERN,
+  MAX_FILE_GLOB_LENGTH,
+  MAX_NAMESPACE_GLOB_LENGTH,
+  MAX_PATTERN_LENGTH,
+  MODEL_GLOB_PATTERN,
+  NAMESPACE_GLOB_PATTERN,
+} from '../reference/glob.ts';
 
 export const API_GROUP = 'modelgate.dev';
 export const API_VERSION = 'v1alpha1';
@@ -19,7 +27,6 @@ export const KIND = 'ModelPolicy';
 
 const MAX_LIST = 256;
 const MAX_NAME = 253;
-const MAX_PATTERN = 512;
 const MAX_PEM = 16_384;
 
 const str = (maxLength: number, opts: Record<string, unknown> = {}) =>
@@ -33,20 +40,46 @@ function stringEnum<const T extends readonly string[]>(values: T, opts: Record<s
 }
 
 export const POLICY_MODES = ['Enforce', 'Warn', 'Audit'] as const;
+/** What a file's bytes were identified as (docs/policies.md, "Formats"): a contract, names are stable. */
 export const MODEL_FORMATS = [
   'safetensors',
   'gguf',
   'onnx',
+  'numpy',
+  'json',
+  'text',
+  'tokenizer',
+  'image',
+  'keras-h5',
   'pickle',
   'pytorch-zip',
-  'keras-h5',
-  'numpy',
+  'torchscript',
+  'keras-lambda',
+  'code',
+  'archive',
   'unknown',
 ] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
-/** Formats that run code when loaded; denied when a policy says nothing about formats. */
-export const DEFAULT_DENIED_FORMATS: readonly ModelFormat[] = ['pickle', 'pytorch-zip'];
+/**
+ * Formats positively identified as data (nothing in them runs when a loader opens them): the only
+ * ones admitted when a policy says nothing about formats. Everything else is refused (fail closed).
+ */
+export const DEFAULT_ALLOWED_FORMATS: readonly ModelFormat[] = [
+  'safetensors',
+  'gguf',
+  'onnx',
+  'numpy',
+  'json',
+  'text',
+  'tokenizer',
+  'image',
+];
+
+/** Formats refused when a policy says nothing about formats (every format not allowed by default). */
+export const DEFAULT_DENIED_FORMATS: readonly ModelFormat[] = MODEL_FORMATS.filter(
+  (f) => !DEFAULT_ALLOWED_FORMATS.includes(f),
+);
 
 const SecretKeyRef = Type.Object(
   {
@@ -114,6 +147,8 @@ const Key = Type.Object(
       Type.String({ minLength: 1, maxLength: MAX_PEM, description: 'Public key, PEM (SPKI).' }),
     ),
     secretRef: Type.Optional(SecretKeyRef),
+    // For key-signed bundles with a log entry in a private Rekor; its certificate authorities are unused.
+    trustedRoot: Type.Optional(TrustedRootRef),
   },
   {
     additionalProperties: false,
@@ -165,7 +200,7 @@ const Signatures = Type.Object(
     }),
     authorities: Type.Array(Authority, { minItems: 1, maxItems: 32 }),
     allowUnsignedFiles: Type.Optional(
-      Type.Array(str(MAX_PATTERN), {
+      Type.Array(str(MAX_FILE_GLOB_LENGTH, { pattern: FILE_GLOB_PATTERN }), {
         maxItems: MAX_LIST,
         description:
           'File-name globs of artifact files that an OpenSSF model signature need not cover (e.g. README.md).',
@@ -192,13 +227,15 @@ const Formats = Type.Object(
     allow: Type.Optional(
       Type.Array(stringEnum(MODEL_FORMATS), {
         maxItems: MODEL_FORMATS.length,
-        description: 'When set, only these formats are admitted.',
+        description:
+          'When set, only these formats are admitted. When formats is absent: safetensors, gguf, onnx, numpy, json, text, tokenizer, image.',
       }),
     ),
     deny: Type.Optional(
       Type.Array(stringEnum(MODEL_FORMATS), {
         maxItems: MODEL_FORMATS.length,
-        description: 'Formats refused. When formats is absent: pickle and pytorch-zip.',
+        description:
+          'Formats refused (pickle also refuses pytorch-zip and torchscript). Without allow, every other format is admitted except unknown.',
       }),
     ),
   },
@@ -280,7 +317,7 @@ const LabelSelector = Type.Object(
 const Match = Type.Object(
   {
     namespaces: Type.Optional(
-      Type.Array(str(MAX_PATTERN), {
+      Type.Array(str(MAX_NAMESPACE_GLOB_LENGTH, { pattern: NAMESPACE_GLOB_PATTERN }), {
         maxItems: MAX_LIST,
         description: 'Namespace names or globs (*, ?). Absent: every namespace.',
       }),
@@ -297,7 +334,7 @@ export const ModelPolicySpecSchema = Type.Object(
       description: 'Enforce denies, Warn admits with a warning, Audit admits and records.',
     }),
     match: Type.Optional(Match),
-    models: Type.Array(str(MAX_PATTERN), {
+    models: Type.Array(str(MAX_PATTERN_LENGTH, { pattern: MODEL_GLOB_PATTERN }), {
       minItems: 1,
       maxItems: MAX_LIST,
       description:

@@ -28,15 +28,3 @@ export function selectorMatches(
   }
   return true;
 }
-
-/** Namespace name globs: `*` any run of characters, `?` one character; anchored. */
-export function compileNamespaceGlob(pattern: string): (namespace: string) => boolean {
-  if (!/[*?]/.test(pattern)) return (ns) => ns === pattern;
-  const source = pattern
-    .replace(/\*+/g, '*')
-    .split('')
-    .map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\-]/g, '\\$&')))
-    .join('');
-  const re = new RegExp(`^${source}$`);
-  return (ns) => re.test(ns);
-}

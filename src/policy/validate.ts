@@ -1,5 +1,13 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value, type ValueError } from '@sinclair/typebox/value';
+import {
+  FILE_GLOB_PATTERN,
+  MODEL_GLOB_PATTERN,
+  NAMESPACE_GLOB_PATTERN,
+  validateFileGlob,
+  validateGlob,
+  validateNamespaceGlob,
+} from '../reference/glob.ts';
 import { crossFieldErrors, type PolicyError } from './rules.ts';
 import { API_GROUP, API_VERSION, KIND, type ModelPolicy, ModelPolicySpecSchema } from './schema.ts';
 
@@ -64,9 +72,22 @@ function describe(e: ValueError): PolicyError {
   return { path: `spec${pointerToPath(e.path)}`, message: messageFor(e) };
 }
 
+// The CRD's patterns on globs say in one regexp what these say in words: lint reports the words.
+const GLOB_EXPLAINERS: ReadonlyMap<string, (pattern: string) => string | undefined> = new Map([
+  [MODEL_GLOB_PATTERN, validateGlob],
+  [NAMESPACE_GLOB_PATTERN, validateNamespaceGlob],
+  [FILE_GLOB_PATTERN, validateFileGlob],
+]);
+
 function messageFor(e: ValueError): string {
   const values = enumValues(e.schema);
   if (values) return `must be one of: ${values.join(', ')}`;
+  const pattern = (e.schema as { pattern?: unknown }).pattern;
+  const explain = typeof pattern === 'string' ? GLOB_EXPLAINERS.get(pattern) : undefined;
+  if (explain !== undefined && typeof e.value === 'string') {
+    const why = explain(e.value);
+    if (why !== undefined) return why;
+  }
   if (e.message === 'Unexpected property') return 'unknown field';
   return e.message.replace(/^Expected /, 'expected ');
 }

@@ -1,7 +1,8 @@
 /**
- * Model globs: the patterns a ModelPolicy's `models` field uses to say which repositories it governs.
+ * Globs, one matcher for the three places a policy names things by pattern: model repositories
+ * (`models`), namespaces (`match.namespaces`) and artifact files (`signatures.allowUnsignedFiles`).
  *
- * A pattern is matched, anchored at both ends, against `repositoryOf(ref)`, i.e. 'host[:port]/path':
+ * Model globs are matched, anchored at both ends, against `repositoryOf(ref)`, i.e. 'host[:port]/path':
  * - `*` matches any run of characters within one '/'-separated segment (never a '/'); in the host
  *   segment that includes '.' and ':', so `*.example.com/**` also covers `a.b.example.com`;
  * - `?` matches exactly one character other than '/';
@@ -18,11 +19,18 @@
  * ('@') is an error, and so are patterns that could never match a normalised reference: an upper-case
  * path, a first segment that is no registry host, characters no repository contains.
  *
- * Matching does not use a RegExp: several `*` in one pattern make a backtracking RegExp polynomial in the
- * input (`*a*a*a*a*b` against a long run of 'a'), and the input is chosen by pod authors. Instead the
- * compiled pattern is a list of segment tokens matched by the classic greedy wildcard algorithm, twice:
- * over segments (for `**`) and over characters within a segment (for `*` and `?`). Each level costs at
- * most O(pattern length x input length).
+ * Namespace globs are plain: `*` any run of characters, `?` one character, over a DNS label.
+ * File globs are model globs without the host: `*` and `?` within a segment, `**` zero or more whole
+ * segments (also at the end: `docs/**` covers `docs`), and a pattern without '/' also matches a file's
+ * base name at any depth (`README.md` covers `docs/README.md`), as in `.gitignore`.
+ *
+ * Matching never uses a RegExp: several `*` make a backtracking RegExp exponential or polynomial of high
+ * degree in the input (`*a*a*a*a*a*a*a*b` against a long run of 'a' blocked the event loop for ~100 s),
+ * and inputs are chosen by pod authors and registries. Instead a compiled pattern is a list of tokens
+ * matched by the classic greedy wildcard algorithm (one backtrack point: the latest star), over segments
+ * (for `**`) and over characters within a segment (for `*` and `?`). Each level costs at most
+ * O(pattern length x input length), whatever the pattern; `matchSteps()` counts the work so tests can
+ * bound it without a clock.
  */
 import { DOCKER_HUB, looksLikeRegistryHost, parseRegistryHost, quote } from './registry.ts';
 
@@ -39,7 +47,19 @@ export class GlobError extends Error {
   }
 }
 
-export const MAX_PATTERN_LENGTH = 1024;
+/** Longest model glob (also the CRD's maxLength). */
+export const MAX_PATTERN_LENGTH = 512;
+/** Longest namespace glob: a namespace is a DNS label of at most 63 characters, a glob may add stars. */
+export const MAX_NAMESPACE_GLOB_LENGTH = 128;
+/** Longest file glob. */
+export const MAX_FILE_GLOB_LENGTH = 512;
+
+/** The CRD's pattern for namespace globs: DNS-label characters and the two wildcards. */
+export const NAMESPACE_GLOB_PATTERN = '^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$';
+/** The CRD's pattern for file globs: relative, no empty segment, no control or whitespace-only names. */
+export const FILE_GLOB_PATTERN = '^[^/\\x00-\\x1f\\x7f]+(/[^/\\x00-\\x1f\\x7f]+)*$';
+/** The CRD's pattern for model globs: the characters a repository or host glob can hold. */
+export const MODEL_GLOB_PATTERN = '^([oO][cC][iI]://)?[A-Za-z0-9.:\\[\\]*?/_-]+$';
 
 /** A token that matches any number of whole segments. */
 const GLOBSTAR = Symbol('**');
@@ -184,6 +204,7 @@ function matchSequence<P, I>(
   let starAt = -1;
   let starInput = 0;
   while (i < input.length) {
+    steps += 1;
     const token = pattern[p];
     if (p < pattern.length && token === star) {
       starAt = p;
@@ -202,4 +223,107 @@ function matchSequence<P, I>(
   }
   while (p < pattern.length && pattern[p] === star) p += 1;
   return p === pattern.length;
+}
+
+// Work done by the matchers since the last resetMatchSteps(): one step per iteration of the inner
+// loop at either level. Module state, but matching is synchronous so no two matches interleave.
+let steps = 0;
+
+/** Steps (loop iterations) the matchers took since the last `resetMatchSteps()`: a clock-free cost. */
+export function matchSteps(): number {
+  return steps;
+}
+
+export function resetMatchSteps(): void {
+  steps = 0;
+}
+
+// ---- Namespace globs ----------------------------------------------------------------------------
+
+const NAMESPACE_GLOB = new RegExp(NAMESPACE_GLOB_PATTERN);
+
+/** Why a namespace glob is invalid, or undefined when it is valid. */
+export function validateNamespaceGlob(pattern: string): string | undefined {
+  if (typeof pattern !== 'string') return 'namespace pattern must be a string';
+  if (pattern.length === 0) return 'namespace pattern is empty';
+  const q = quote(pattern);
+  if (pattern.length > MAX_NAMESPACE_GLOB_LENGTH)
+    return `namespace pattern ${q} is longer than ${MAX_NAMESPACE_GLOB_LENGTH} characters`;
+  if (!NAMESPACE_GLOB.test(pattern)) {
+    return (
+      `namespace pattern ${q} can never match a namespace: use a-z, 0-9 and "-" (not first or last), ` +
+      'with "*" for any run of characters and "?" for one'
+    );
+  }
+  const literal = pattern.replace(/[*?]/g, '').length + (pattern.match(/\?/g)?.length ?? 0);
+  if (literal > 63) return `namespace pattern ${q} can never match: namespaces have at most 63 characters`;
+  return undefined;
+}
+
+/**
+ * Compiles a namespace glob (`*` any run of characters, `?` one; anchored). Throws GlobError when the
+ * pattern is invalid.
+ */
+export function compileNamespaceGlob(pattern: string): GlobMatcher {
+  const error = validateNamespaceGlob(pattern);
+  if (error !== undefined) throw new GlobError(pattern, error);
+  if (!WILDCARD.test(pattern)) return (namespace) => namespace === pattern;
+  // Runs of '*' match what one does; collapsing them keeps the pattern short.
+  const collapsed = pattern.replace(/\*+/g, '*');
+  return (namespace) => typeof namespace === 'string' && matchWildcard(collapsed, namespace);
+}
+
+/** `*` (any run) and `?` (one character) over a whole string, anchored; O(|pattern| x |text|). */
+export function matchWildcard(pattern: string, text: string): boolean {
+  return matchSequence(pattern, text, '*', matchChar);
+}
+
+// ---- File globs ---------------------------------------------------------------------------------
+
+/** Why a file glob is invalid, or undefined when it is valid. */
+export function validateFileGlob(pattern: string): string | undefined {
+  if (typeof pattern !== 'string') return 'file pattern must be a string';
+  if (pattern.length === 0) return 'file pattern is empty';
+  const q = quote(pattern);
+  if (pattern.length > MAX_FILE_GLOB_LENGTH)
+    return `file pattern ${q} is longer than ${MAX_FILE_GLOB_LENGTH} characters`;
+  if (pattern.startsWith('/')) return `file pattern ${q}: file globs are relative (no leading "/")`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(pattern)) return `file pattern ${q} has a control character`;
+  const segments = pattern.split('/');
+  if (segments.includes('')) return `file pattern ${q} has an empty segment (trailing or double "/")`;
+  if (segments.some((s) => s !== '**' && s.includes('**')))
+    return `file pattern ${q}: "**" must be a whole segment`;
+  return undefined;
+}
+
+export type FileMatcher = (path: string) => boolean;
+
+/**
+ * Compiles file globs (e.g. `allowUnsignedFiles`) into one matcher that says whether any of them
+ * covers a file path. Throws GlobError on an invalid pattern.
+ */
+export function compileFileGlobs(patterns: readonly string[]): FileMatcher {
+  const compiled = patterns.map((pattern) => {
+    const error = validateFileGlob(pattern);
+    if (error !== undefined) throw new GlobError(pattern, error);
+    const tokens: Token[] = [];
+    for (const segment of pattern.split('/')) {
+      if (segment === '**' && tokens.at(-1) === GLOBSTAR) continue;
+      tokens.push(segment === '**' ? GLOBSTAR : segment);
+    }
+    return { tokens, basename: !pattern.includes('/') };
+  });
+  return (path) => {
+    if (typeof path !== 'string') return false;
+    // Registries and Kitfiles write paths loosely ("./a", "a//b"): empty and "." segments say nothing.
+    const segments = path.split('/').filter((s) => s !== '' && s !== '.');
+    if (segments.length === 0) return false;
+    const base = segments.slice(-1);
+    return compiled.some(
+      (c) =>
+        matchSequence(c.tokens, segments, GLOBSTAR, matchSegment) ||
+        (c.basename && segments.length > 1 && matchSequence(c.tokens, base, GLOBSTAR, matchSegment)),
+    );
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * A policy's authorities, compiled: each holds the `@sigstore/verify`
  * verifier it needs (trust material and thresholds), built once per policy
- * generation. `verifySigner` answers whether one signed entity was signed by
+ * content and trust material (see trust.ts). `verifySigner` answers whether one signed entity was signed by
  * one authority, and with what identity.
  */
 import type { KeyObject } from 'node:crypto';
@@ -9,7 +9,7 @@ import { type SignedEntity, Verifier } from '@sigstore/verify';
 import type { AuthoritySpec } from '../policy/schema.ts';
 import { claimedIdentity, isDigestOnly, type ParsedBundle } from './bundle.ts';
 import { type KeyAlgorithm, keyFingerprint, keyHints, parsePublicKey } from './crypto.ts';
-import { publicGoodTrustedRoot, type TrustContext, TrustError } from './trust.ts';
+import { type TrustContext, TrustError } from './trust.ts';
 
 interface AuthorityBase {
   readonly name: string;
@@ -73,6 +73,11 @@ export async function compileAuthority(
     const expected = `issuer ${k.issuer}, ${subjectText}`;
     try {
       const root = await ctx.trustedRoot(k.trustedRoot, signal);
+      if (root.material.certificateAuthorities.length === 0) {
+        throw new TrustError(
+          `trusted root ${root.origin} lists no certificateAuthorities to issue keyless certificates`,
+        );
+      }
       let subject: KeylessAuthority['subject'];
       if (k.subject !== undefined) subject = { exact: k.subject };
       else if (k.subjectRegExp !== undefined) subject = { pattern: anchoredPattern(k.subjectRegExp) };
@@ -108,8 +113,9 @@ export async function compileAuthority(
     }
     const fingerprint = keyFingerprint(parsed.key);
     // Key-signed bundles are checked against the key alone; their log entries (when any) against the
-    // public-good logs, the only ones a key authority can name.
-    const logs = publicGoodTrustedRoot().material;
+    // logs of the authority's trusted root (a private Rekor), by default the public-good ones. Its
+    // certificate authorities play no part: the key is the identity.
+    const logs = (await ctx.trustedRoot(spec.key.trustedRoot, signal)).material;
     const material = {
       ...logs,
       certificateAuthorities: [],

@@ -10,6 +10,7 @@ import { type Bundle, bundleFromJSON, type TransparencyLogEntry } from '@sigstor
 import { dsse, X509Certificate } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { type SignedEntity, toSignedEntity } from '@sigstore/verify';
+import { isStrictJsonError, knownFields, parseStrictJson } from '../oci/strict-json.ts';
 import { verifyData, verifyDigest } from './crypto.ts';
 
 /** Media types a Sigstore bundle is stored under (OCI layer or artifact type). */
@@ -45,9 +46,75 @@ export interface ParsedBundle {
 }
 
 export class BundleFormatError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Set when the document is refused because its consumers could read it differently. */
+  readonly code: 'ARTIFACT_AMBIGUOUS' | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; code?: 'ARTIFACT_AMBIGUOUS' }) {
     super(message, options);
     this.name = 'BundleFormatError';
+    this.code = options?.code;
+  }
+}
+
+/**
+ * The fields of a Sigstore bundle and the DSSE envelope in it (protobuf-specs' JSON names). sigstore-go
+ * and cosign read bundles with protojson (camelCase or snake_case names), DSSE envelopes elsewhere with
+ * encoding/json (any case): any other spelling of one is refused.
+ */
+export const BUNDLE_FIELDS = knownFields([
+  'mediaType',
+  'verificationMaterial',
+  'publicKey',
+  'hint',
+  'x509CertificateChain',
+  'certificates',
+  'certificate',
+  'rawBytes',
+  'tlogEntries',
+  'logIndex',
+  'logId',
+  'keyId',
+  'kindVersion',
+  'kind',
+  'version',
+  'integratedTime',
+  'inclusionPromise',
+  'signedEntryTimestamp',
+  'inclusionProof',
+  'rootHash',
+  'treeSize',
+  'hashes',
+  'checkpoint',
+  'envelope',
+  'canonicalizedBody',
+  'timestampVerificationData',
+  'rfc3161Timestamps',
+  'signedTimestamp',
+  'messageSignature',
+  'messageDigest',
+  'algorithm',
+  'digest',
+  'signature',
+  'dsseEnvelope',
+  'payload',
+  'payloadType',
+  'signatures',
+  'sig',
+  'keyid',
+]);
+
+/** Parses security-document JSON strictly, as a BundleFormatError when refused. */
+export function parseBundleDocument(
+  bytes: Uint8Array | string,
+  what: string,
+  known: ReturnType<typeof knownFields>,
+): unknown {
+  try {
+    return parseStrictJson(bytes, { known, topLevel: 'any' });
+  } catch (err) {
+    if (isStrictJsonError(err) && err.code === 'ARTIFACT_AMBIGUOUS')
+      throw new BundleFormatError(`${what} is ambiguous: ${err.message}`, { cause: err, code: err.code });
+    throw new BundleFormatError(`${what} is not JSON`, { cause: err });
   }
 }
 
@@ -55,13 +122,7 @@ export class BundleFormatError extends Error {
 export function parseBundle(bytes: Uint8Array): ParsedBundle {
   if (bytes.length > MAX_BUNDLE_BYTES)
     throw new BundleFormatError(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (err) {
-    throw new BundleFormatError('not JSON', { cause: err });
-  }
-  return parseBundleJson(json);
+  return parseBundleJson(parseBundleDocument(bytes, 'bundle', BUNDLE_FIELDS));
 }
 
 export function parseBundleJson(json: unknown): ParsedBundle {

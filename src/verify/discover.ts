@@ -7,6 +7,7 @@
  * decides what it is worth. Reads are bounded in count and size.
  */
 import type { ArtifactEvidence } from '../evidence/types.ts';
+import { RegistryError } from '../oci/errors.ts';
 import { type Descriptor, isIndex, layerTitle, type Manifest, MediaType } from '../oci/types.ts';
 import {
   BUNDLE_MEDIA_TYPES,
@@ -75,13 +76,24 @@ export function signedFileTitle(title: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/** Whether a referrer's descriptor says nothing conclusive, or says bundle: then its manifest is read. */
-function worthReading(d: Descriptor): boolean {
+/**
+ * What a referrer's descriptor says about it: a signature type (its manifest is read), nothing conclusive
+ * (read too, within its own bound: go-containerregistry reports the config media type, and the client
+ * completes what it can), or another type (never read: anyone who can push can attach those).
+ */
+function referrerKind(d: Descriptor): 'signature' | 'inconclusive' | 'other' {
   const t = d.artifactType;
-  if (t === undefined || t === '' || t === MediaType.OciEmpty) return true;
-  if (BUNDLE_MEDIA_TYPES.has(t)) return true;
+  if (t === undefined || t === '' || t === MediaType.OciEmpty) return 'inconclusive';
+  if (BUNDLE_MEDIA_TYPES.has(t)) return 'signature';
   // Signatures attached by hand (`oras attach --artifact-type ...`) under a signature-ish type.
-  return /sigstore|signature|model[-_.]?sig/i.test(t);
+  return /sigstore|signature|model[-_.]?sig/i.test(t) ? 'signature' : 'other';
+}
+
+/** A referrer manifest the registry served but that cannot be read as one: not a signature, not a failure. */
+function unreadableReferrer(e: unknown): string | undefined {
+  if (!(e instanceof RegistryError)) return undefined;
+  if (e.code === 'DEADLINE_EXCEEDED' || e.code === 'OUTBOUND_DENIED') return undefined;
+  return e.code !== 'REGISTRY_ERROR' || e.status === 200 ? e.message : undefined;
 }
 
 export async function discoverSignatures(
@@ -121,10 +133,22 @@ export async function discoverSignatures(
     return c;
   });
 
-  // Referrers: read the manifest of every one that may hold a bundle.
-  const toRead = e.referrers.filter(worthReading).slice(0, maxReferrers);
-  const referrerJobs = toRead.map(async (r) => {
-    const got = await e.reader.manifest(r.digest, signal);
+  // Referrers: read the manifest of every one that may hold a bundle, each kind within its own bound so
+  // that referrers saying nothing cannot crowd out those typed as signatures.
+  const toRead = [
+    ...e.referrers.filter((r) => referrerKind(r) === 'signature').slice(0, maxReferrers),
+    ...e.referrers.filter((r) => referrerKind(r) === 'inconclusive').slice(0, maxReferrers),
+  ];
+  const referrerJobs = toRead.map(async (r): Promise<Candidate[]> => {
+    let got: Awaited<ReturnType<typeof e.reader.manifest>>;
+    try {
+      got = await e.reader.manifest(r.digest, signal);
+    } catch (err) {
+      const why = unreadableReferrer(err);
+      if (why === undefined) throw err;
+      const source: SignatureSource = { kind: 'referrer', referrer: r.digest, blob: r.digest };
+      return [{ source, where: `referrer ${r.digest}`, error: `manifest not readable: ${why}` }];
+    }
     const m = got.manifest;
     if (isIndex(m)) return [];
     if (m.subject !== undefined && m.subject.digest !== e.digest) return [];

@@ -9,9 +9,10 @@
 import { createHash } from 'node:crypto';
 import type { ArtifactEvidence } from '../evidence/types.ts';
 import type { RegistryClient } from '../oci/client.ts';
+import { knownFields, parseStrictJson } from '../oci/strict-json.ts';
 import type { Descriptor, Manifest } from '../oci/types.ts';
 import { isIndex } from '../oci/types.ts';
-import { BundleFormatError, type ParsedBundle, parseBundleJson } from './bundle.ts';
+import { BundleFormatError, type ParsedBundle, parseBundleDocument, parseBundleJson } from './bundle.ts';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const MAX_SIMPLE_SIGNING_BYTES = 64 * 1024;
@@ -55,9 +56,34 @@ export interface SimpleSigningPayload {
   readonly reference: string | undefined;
 }
 
+/**
+ * Fields of cosign's simple signing payload and its Rekor bundle annotation: cosign reads both with
+ * encoding/json, which fills them from any case variant.
+ */
+const LEGACY_FIELDS = knownFields([
+  'critical',
+  'identity',
+  'docker-reference',
+  'image',
+  'docker-manifest-digest',
+  'type',
+  'optional',
+  'SignedEntryTimestamp',
+  'Payload',
+  'body',
+  'integratedTime',
+  'logIndex',
+  'logID',
+  'SignedRFC3161Timestamp',
+  'kind',
+  'apiVersion',
+  'spec',
+]);
+
+/** The payload's claims; undefined when it is not a payload or is ambiguous (then nothing binds to it). */
 export function parseSimpleSigning(bytes: Uint8Array): SimpleSigningPayload | undefined {
   try {
-    const j = JSON.parse(Buffer.from(bytes).toString('utf8')) as {
+    const j = parseStrictJson(bytes, { known: LEGACY_FIELDS, maxBytes: MAX_SIMPLE_SIGNING_BYTES }) as {
       critical?: {
         image?: { 'docker-manifest-digest'?: unknown };
         type?: unknown;
@@ -99,13 +125,11 @@ export function legacyToBundle(layer: Descriptor, payload: Uint8Array): ParsedBu
   let timestampVerificationData: unknown;
   const timestamp = a[ANNOTATION.timestamp];
   if (timestamp) {
-    try {
-      const t = JSON.parse(timestamp) as { SignedRFC3161Timestamp?: string };
-      if (t.SignedRFC3161Timestamp) {
-        timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: t.SignedRFC3161Timestamp }] };
-      }
-    } catch {
-      throw new BundleFormatError('unreadable RFC 3161 timestamp annotation');
+    const t = parseBundleDocument(timestamp, 'RFC 3161 timestamp annotation', LEGACY_FIELDS) as {
+      SignedRFC3161Timestamp?: string;
+    } | null;
+    if (typeof t?.SignedRFC3161Timestamp === 'string' && t.SignedRFC3161Timestamp !== '') {
+      timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: t.SignedRFC3161Timestamp }] };
     }
   }
   const json = {
@@ -136,25 +160,20 @@ function pemBlocks(pem: string | undefined): string[] {
 
 /** cosign's `dev.sigstore.cosign/bundle` (a Rekor entry with its SET) as a bundle's tlog entry. */
 function rekorBundleEntry(text: string): unknown {
-  let b: {
+  const b = parseBundleDocument(text, 'Rekor bundle annotation', LEGACY_FIELDS) as {
     SignedEntryTimestamp?: string;
     Payload?: { body?: string; integratedTime?: number; logIndex?: number; logID?: string };
-  };
-  try {
-    b = JSON.parse(text);
-  } catch {
-    throw new BundleFormatError('unreadable Rekor bundle annotation');
-  }
+  } | null;
+  if (typeof b !== 'object' || b === null) throw new BundleFormatError('unreadable Rekor bundle annotation');
   const p = b.Payload;
   if (!p?.body || p.logID === undefined || p.logIndex === undefined || p.integratedTime === undefined) {
     throw new BundleFormatError('Rekor bundle annotation lacks its payload');
   }
-  let kind: { kind?: string; apiVersion?: string };
-  try {
-    kind = JSON.parse(Buffer.from(p.body, 'base64').toString('utf8'));
-  } catch {
-    throw new BundleFormatError('Rekor entry body is not JSON');
-  }
+  const kind = parseBundleDocument(Buffer.from(p.body, 'base64'), 'Rekor entry body', LEGACY_FIELDS) as {
+    kind?: string;
+    apiVersion?: string;
+  } | null;
+  if (typeof kind !== 'object' || kind === null) throw new BundleFormatError('Rekor entry body is not JSON');
   return {
     logIndex: String(p.logIndex),
     logId: { keyId: Buffer.from(p.logID, 'hex').toString('base64') },

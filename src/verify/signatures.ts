@@ -12,11 +12,11 @@ import type { CheckFailure } from '../engine/engine.ts';
 import type { ArtifactEvidence, CheckResult, EvidenceCheck } from '../evidence/types.ts';
 import { layerTitle } from '../oci/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
+import { compileFileGlobs } from '../reference/glob.ts';
 import type { AttestationSource, VerifiedStatement } from './attestations.ts';
 import { type CompiledAuthority, type SignerVerdict, verifySigner } from './authority.ts';
 import { type Binding, bindCandidate, type Coverage } from './binding.ts';
 import { type Candidate, type Discovery, discoverSignatures } from './discover.ts';
-import { compileFileGlobs } from './file-glob.ts';
 import type { LegacyTagFetcher } from './legacy.ts';
 import { subjectHasDigest } from './statement.ts';
 import { type PolicyTrust, TrustCache, type TrustOptions } from './trust.ts';
@@ -49,7 +49,7 @@ const MAX_DETAILS = 4;
 /**
  * Verifies signatures (the `signatures` check) and serves signed attestations
  * to other checks. Discovery and verification are shared per artifact and
- * policy generation between the two.
+ * compiled trust (its `key`) between the two.
  */
 export class SignatureVerifier implements AttestationSource {
   readonly #opts: SignatureVerifierOptions;
@@ -101,16 +101,18 @@ export class SignatureVerifier implements AttestationSource {
     return out;
   }
 
-  #evaluate(e: ArtifactEvidence, policy: CompiledPolicy, signal: AbortSignal): Promise<Evaluation> {
+  async #evaluate(e: ArtifactEvidence, policy: CompiledPolicy, signal: AbortSignal): Promise<Evaluation> {
+    // Keyed by the trust itself (the spec and the material it was built from), never by uid.
+    const trust = await this.#trust.forPolicy(policy, signal);
     let perPolicy = this.#evaluations.get(e);
     if (perPolicy === undefined) {
       perPolicy = new Map();
       this.#evaluations.set(e, perPolicy);
     }
-    const key = `${policy.uid}\u0000${policy.generation}`;
+    const key = trust.key;
     let p = perPolicy.get(key);
     if (p === undefined) {
-      p = this.#run(e, policy, signal);
+      p = this.#run(e, trust, signal);
       const map = perPolicy;
       p.catch(() => map.delete(key));
       perPolicy.set(key, p);
@@ -118,11 +120,8 @@ export class SignatureVerifier implements AttestationSource {
     return p;
   }
 
-  async #run(e: ArtifactEvidence, policy: CompiledPolicy, signal: AbortSignal): Promise<Evaluation> {
-    const [trust, discovery] = await Promise.all([
-      this.#trust.forPolicy(policy, signal),
-      this.#discover(e, signal),
-    ]);
+  async #run(e: ArtifactEvidence, trust: PolicyTrust, signal: AbortSignal): Promise<Evaluation> {
+    const discovery = await this.#discover(e, signal);
     const bindings = discovery.candidates.map((c) => bindCandidate(c, e));
     const attempts = trust.authorities.map((a) => attemptAll(a, discovery.candidates, bindings));
     return { trust, discovery, bindings, attempts };

@@ -1,4 +1,6 @@
 /** in-toto statements carried in DSSE envelopes: parsed defensively, nothing assumed. */
+import { CYCLONEDX_FIELD_NAMES } from '../evidence/mlbom/fields.ts';
+import { isStrictJsonError, knownFields, parseStrictJson } from '../oci/strict-json.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_TYPES: ReadonlySet<string> = new Set([
@@ -24,7 +26,62 @@ export interface InTotoStatement {
   readonly predicate?: unknown;
 }
 
-export type StatementParse = { ok: true; statement: InTotoStatement } | { ok: false; error: string };
+export type StatementParse =
+  | { ok: true; statement: InTotoStatement }
+  /** `code` is set when the payload is refused because its consumers could read it differently. */
+  | { ok: false; error: string; code?: 'ARTIFACT_AMBIGUOUS' };
+
+/**
+ * Fields of the statement and of the predicates modelgate reads (SLSA v1 provenance, model_signing,
+ * CycloneDX).
+ * Go verifiers read statements with protojson or encoding/json, which accept other spellings of these
+ * (`predicate_type`, `PredicateType`): any spelling but this one is refused.
+ */
+export const STATEMENT_FIELDS = knownFields([
+  '_type',
+  'subject',
+  'name',
+  'uri',
+  'digest',
+  'content',
+  'downloadLocation',
+  'mediaType',
+  'annotations',
+  'predicateType',
+  'predicate',
+  // SLSA provenance v1
+  'buildDefinition',
+  'buildType',
+  'externalParameters',
+  'internalParameters',
+  'resolvedDependencies',
+  'runDetails',
+  'builder',
+  'id',
+  'version',
+  'builderDependencies',
+  'metadata',
+  'invocationId',
+  'startedOn',
+  'finishedOn',
+  'byproducts',
+  'workflow',
+  'repository',
+  'ref',
+  'path',
+  'source',
+  // model_signing
+  'serialization',
+  'method',
+  'hash_type',
+  'allow_symlinks',
+  'ignore_paths',
+  'shard_size',
+  'resources',
+  'algorithm',
+  // CycloneDX, for ML-BOMs signed as attestations
+  ...CYCLONEDX_FIELD_NAMES,
+]);
 
 /** Parses a DSSE payload as an in-toto statement. */
 export function parseStatement(payloadType: string, payload: Uint8Array): StatementParse {
@@ -32,8 +89,10 @@ export function parseStatement(payloadType: string, payload: Uint8Array): Statem
     return { ok: false, error: `payload type ${payloadType} is not in-toto` };
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(payload).toString('utf8'));
-  } catch {
+    json = parseStrictJson(payload, { known: STATEMENT_FIELDS, topLevel: 'any' });
+  } catch (err) {
+    if (isStrictJsonError(err) && err.code === 'ARTIFACT_AMBIGUOUS')
+      return { ok: false, error: `payload is ambiguous: ${err.message}`, code: err.code };
     return { ok: false, error: 'payload is not JSON' };
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {

@@ -1,16 +1,19 @@
 /**
  * Trust material: the Sigstore trusted roots and the authorities of a policy,
- * compiled once per (policy uid, generation) and reused by every admission
- * under that generation. Nothing here is fetched at admission time: the
+ * compiled once per policy content (`contentKey`) and reused by every admission
+ * under it, until a Secret or ConfigMap it came from changes. Each compiled set
+ * carries `key`, a digest of the spec and of every piece of material it was
+ * built from, and every cache above keys by that. Nothing here is fetched at admission time: the
  * public-good root ships with the `@sigstore/tuf` package, a policy's own
  * root comes from a file (CLI) or from a ConfigMap through an injected
  * source, and public keys from the policy or a Secret through another.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, toTrustMaterial } from '@sigstore/verify';
-import type { CompiledPolicy } from '../policy/compile.ts';
+import { type CompiledPolicy, canonicalJson } from '../policy/compile.ts';
 import { type CompiledAuthority, compileAuthority } from './authority.ts';
 
 /** A key of a ConfigMap or Secret, as a ModelPolicy names it. */
@@ -49,13 +52,19 @@ export interface TrustOptions {
 export interface TrustedRootMaterial {
   /** Where it came from, for messages: `public-good`, `file:/path`, `configmap:ns/name/key`. */
   readonly origin: string;
+  /** `sha256:<hex>` of the trusted_root.json text it was parsed from. */
+  readonly digest: string;
   readonly material: TrustMaterial;
 }
 
-/** The authorities and threshold of one policy generation. */
+/** The authorities and threshold of one policy's content, with the material they were built from. */
 export interface PolicyTrust {
-  readonly uid: string;
-  readonly generation: number;
+  /**
+   * `sha256:<hex>` of the policy's contentKey and of each piece of trust material read for it (a PEM from
+   * a Secret, a trusted_root.json from a ConfigMap or a file, or the failure to read one): what a verdict
+   * made with this trust depends on. A new compilation is a new object, even when its key is the same.
+   */
+  readonly key: string;
   readonly threshold: number;
   readonly authorities: readonly CompiledAuthority[];
   /** Globs of files a signature need not cover. */
@@ -94,7 +103,7 @@ export function publicGoodTrustedRoot(): TrustedRootMaterial {
   return publicGood;
 }
 
-/** Parses a `trusted_root.json` (Sigstore protobuf-specs JSON) and checks that it can verify keyless bundles. */
+/** Parses a `trusted_root.json` (Sigstore protobuf-specs JSON): at least one log, every key and CA dated. */
 export function parseTrustedRoot(json: string, origin: string): TrustedRootMaterial {
   if (json.length > MAX_TRUSTED_ROOT_BYTES) {
     throw new TrustError(`trusted root ${origin} is larger than ${MAX_TRUSTED_ROOT_BYTES} bytes`);
@@ -110,10 +119,17 @@ export function parseTrustedRoot(json: string, origin: string): TrustedRootMater
       },
     );
   }
-  const missing: string[] = [];
-  if (root.certificateAuthorities.length === 0) missing.push('certificateAuthorities');
-  if (root.tlogs.length === 0) missing.push('tlogs');
-  if (missing.length > 0) throw new TrustError(`trusted root ${origin} lists no ${missing.join(' and no ')}`);
+  // Certificate authorities are a keyless authority's need (checked there): a root for key-signed
+  // bundles may name only its transparency log.
+  if (root.tlogs.length === 0) throw new TrustError(`trusted root ${origin} lists no tlogs`);
+  const undated = undatedEntries(root);
+  if (undated.length > 0) {
+    // @sigstore/verify would read a missing start as the beginning of time, trusting the key for
+    // entries and certificates made before it existed; sigstore-conformance requires a refusal.
+    throw new TrustError(
+      `trusted root ${origin} gives no validFor.start for ${undated.join(', ')}: every key and CA needs the time it became valid`,
+    );
+  }
   let material: TrustMaterial;
   try {
     material = toTrustMaterial(root);
@@ -125,7 +141,36 @@ export function parseTrustedRoot(json: string, origin: string): TrustedRootMater
       },
     );
   }
-  return { origin, material };
+  return { origin, digest: sha256(json), material };
+}
+
+/** The entries of a trusted root without `validFor.start`, named by their place and URL. */
+function undatedEntries(root: TrustedRoot): string[] {
+  const out: string[] = [];
+  const logs = [
+    ['tlogs', root.tlogs],
+    ['ctlogs', root.ctlogs],
+  ] as const;
+  for (const [field, list] of logs) {
+    list.forEach((log, i) => {
+      if (log.publicKey?.validFor?.start === undefined)
+        out.push(`${field}[${i}] (${log.baseUrl || 'no baseUrl'})`);
+    });
+  }
+  const authorities = [
+    ['certificateAuthorities', root.certificateAuthorities],
+    ['timestampAuthorities', root.timestampAuthorities],
+  ] as const;
+  for (const [field, list] of authorities) {
+    list.forEach((ca, i) => {
+      if (ca.validFor?.start === undefined) out.push(`${field}[${i}] (${ca.uri || 'no uri'})`);
+    });
+  }
+  return out;
+}
+
+function sha256(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }
 
 /** Where the trust material of one policy generation comes from while it is compiled. */
@@ -139,14 +184,17 @@ export interface TrustContext {
 
 interface Entry {
   readonly trust: Promise<PolicyTrust>;
+  /** The compiled trust, once the compilation finished. */
+  settled?: PolicyTrust;
   /** When set, the entry is dropped at that time (it holds an unavailable authority). */
   expiresAt?: number;
 }
 
 /**
  * Compiles the signature section of policies into trust material, once per
- * (uid, generation); concurrent requests for the same generation share one
- * compilation. A new generation of a policy evicts the older ones.
+ * policy content (never by uid or generation: an author writes those);
+ * concurrent requests for the same content share one compilation. Policies
+ * with identical content share an entry, safely: it depends on nothing else.
  */
 export class TrustCache {
   readonly #opts: TrustOptions;
@@ -162,16 +210,13 @@ export class TrustCache {
 
   /** The compiled authorities of a policy that has a `signatures` section. */
   forPolicy(policy: CompiledPolicy, signal: AbortSignal): Promise<PolicyTrust> {
-    const key = `${policy.uid}\u0000${policy.generation}`;
-    const hit = this.#entries.get(key);
-    if (hit !== undefined && (hit.expiresAt === undefined || hit.expiresAt > this.#now())) {
+    const key = policy.contentKey;
+    const hit = this.#live(key);
+    if (hit !== undefined) {
       // Refresh its place in the insertion order: the map doubles as an LRU list.
       this.#entries.delete(key);
       this.#entries.set(key, hit);
       return hit.trust;
-    }
-    for (const k of this.#entries.keys()) {
-      if (k.startsWith(`${policy.uid}\u0000`)) this.#entries.delete(k);
     }
     // The callbacks run after `entry` is assigned below.
     let entry: Entry | undefined;
@@ -180,6 +225,7 @@ export class TrustCache {
         if (entry !== undefined && t.authorities.some((a) => a.kind === 'unavailable')) {
           entry.expiresAt = this.#now() + (this.#opts.retryUnavailableMs ?? 30_000);
         }
+        if (entry !== undefined) entry.settled = t;
         return t;
       },
       (err: unknown) => {
@@ -197,16 +243,35 @@ export class TrustCache {
     return trust;
   }
 
-  /** Drops what was compiled for a policy (all generations), e.g. when a Secret or ConfigMap it names changed. */
-  invalidate(uid?: string): void {
-    if (uid === undefined) {
-      this.#entries.clear();
-      return;
-    }
-    for (const k of [...this.#entries.keys()]) if (k.startsWith(`${uid}\u0000`)) this.#entries.delete(k);
+  /**
+   * The compiled trust of a policy when it is at hand without I/O (compiled, not expired), else undefined.
+   * The decision cache reads it to find a verdict without waiting.
+   */
+  current(policy: CompiledPolicy): PolicyTrust | undefined {
+    return this.#live(policy.contentKey)?.settled;
   }
 
-  /** How many policy generations are held (for tests and metrics). */
+  /**
+   * Drops what was compiled for policies (by contentKey), e.g. when a Secret or ConfigMap they name
+   * changed; with no argument, everything. The next admission reads the material again, and its new
+   * `key` keeps it away from verdicts made with the old.
+   */
+  invalidate(contentKey?: string): void {
+    if (contentKey === undefined) this.#entries.clear();
+    else this.#entries.delete(contentKey);
+  }
+
+  #live(key: string): Entry | undefined {
+    const hit = this.#entries.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt !== undefined && hit.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return hit;
+  }
+
+  /** How many compiled policies are held (for tests and metrics). */
   get size(): number {
     return this.#entries.size;
   }
@@ -214,18 +279,47 @@ export class TrustCache {
   async #compile(policy: CompiledPolicy, signal: AbortSignal): Promise<PolicyTrust> {
     const sigs = policy.spec.signatures;
     if (sigs === undefined) throw new TrustError(`policy ${policy.name} has no signatures section`);
-    const ctx = this.#context();
-    const authorities = await Promise.all(sigs.authorities.map((a) => compileAuthority(a, ctx, signal)));
+    // What was read, per authority in order: the key below digests it with the spec.
+    const read: string[][] = sigs.authorities.map(() => []);
+    const authorities = await Promise.all(
+      sigs.authorities.map((a, i) => compileAuthority(a, this.#context(read[i]!), signal)),
+    );
+    const key = `sha256:${createHash('sha256')
+      .update(canonicalJson({ policy: policy.contentKey, material: read }))
+      .digest('hex')}`;
     return Object.freeze({
-      uid: policy.uid,
-      generation: policy.generation,
+      key,
       threshold: sigs.threshold,
       authorities: Object.freeze(authorities),
       allowUnsignedFiles: Object.freeze([...(sigs.allowUnsignedFiles ?? [])]),
     });
   }
 
-  #context(): TrustContext {
+  /** A context that notes in `read` a digest of every piece of material it hands out, or why it could not. */
+  #context(read: string[]): TrustContext {
+    const inner = this.#sourceContext();
+    const noted = async <T>(what: string, get: () => Promise<T>, digest: (v: T) => string): Promise<T> => {
+      try {
+        const v = await get();
+        read.push(`${what} ${digest(v)}`);
+        return v;
+      } catch (err) {
+        read.push(`${what} unavailable: ${(err as Error)?.message ?? String(err)}`);
+        throw err;
+      }
+    };
+    return {
+      trustedRoot: (ref, signal) =>
+        noted(
+          `root ${canonicalJson(ref ?? 'public-good')}`,
+          () => inner.trustedRoot(ref, signal),
+          (root) => root.digest,
+        ),
+      secret: (ref, signal) => noted(`secret ${canonicalJson(ref)}`, () => inner.secret(ref, signal), sha256),
+    };
+  }
+
+  #sourceContext(): TrustContext {
     const opts = this.#opts;
     return {
       async trustedRoot(ref, signal) {

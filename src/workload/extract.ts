@@ -62,6 +62,8 @@ const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] 
  * scheme is matched case-insensitively so that `OCI://` cannot slip past.
  */
 const OCI_TOKEN = /oci:\/\/[^\s'"`,;]+/gi;
+// matchAll clones its RegExp per call: a test first keeps pods with thousands of plain env values cheap.
+const OCI_SCHEME = /oci:\/\//i;
 
 const ANNOTATION_SEPARATORS = /[\s,]+/;
 
@@ -210,7 +212,7 @@ function extractTokens(
   source: ReferenceSource,
   collector: Collector,
 ): void {
-  if (typeof value !== 'string') return;
+  if (typeof value !== 'string' || !OCI_SCHEME.test(value)) return;
   for (const match of value.matchAll(OCI_TOKEN)) {
     if (collector.full) return;
     collector.add(match[0], fieldPath, source);

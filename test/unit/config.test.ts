@@ -10,8 +10,17 @@ describe('serveConfig', () => {
       deadlineMs: 8000,
       logLevel: 'info',
       insecureRegistries: [],
+      allowedRedirectHosts: [],
     });
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads --allow-registry-redirect-host lower-cased', () => {
+    const c = serveConfig(
+      { policyFile: ['p'], allowRegistryRedirectHost: ['Blobs.Internal:9000', '[fd00::1]'] },
+      {},
+    );
+    expect(c.allowedRedirectHosts).toEqual(['blobs.internal:9000', '[fd00::1]']);
   });
 
   it('reads the log level from the environment only when no flag gives it', () => {
@@ -31,6 +40,7 @@ describe('serveConfig', () => {
     [{ policyFile: ['p'], deadlineMs: '60000' }, '--deadline-ms'],
     [{ policyFile: ['p'], logLevel: 'loud' }, 'log level'],
     [{ policyFile: ['p'], insecureRegistry: ['http://x'] }, '--insecure-registry'],
+    [{ policyFile: ['p'], allowRegistryRedirectHost: ['https://x/'] }, '--allow-registry-redirect-host'],
   ])('refuses %j', (flags, message) => {
     expect(() => serveConfig(flags, {})).toThrow(ConfigError);
     expect(() => serveConfig(flags, {})).toThrow(message);

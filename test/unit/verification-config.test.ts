@@ -25,6 +25,8 @@ describe('serve: cache and limit flags', () => {
         negativeCacheTtlMs: '2000',
         tagCacheTtlMs: '1000',
         registryConcurrency: '2',
+        formatWholeBlobBytes: '0',
+        formatReadBudgetBytes: '1048576',
       },
       {},
     );
@@ -35,6 +37,8 @@ describe('serve: cache and limit flags', () => {
       negativeCacheTtlMs: 2000,
       tagCacheTtlMs: 1000,
       registryConcurrency: 2,
+      formatWholeBlobBytes: 0,
+      formatReadBudgetBytes: 1048576,
     });
   });
 
@@ -46,6 +50,8 @@ describe('serve: cache and limit flags', () => {
     [{ tagCacheTtlMs: '3600001' }, '--tag-cache-ttl-ms'],
     [{ registryConcurrency: '0' }, '--registry-concurrency'],
     [{ registryConcurrency: '1000' }, '--registry-concurrency'],
+    [{ formatWholeBlobBytes: '999999999999' }, '--format-whole-blob-bytes'],
+    [{ formatReadBudgetBytes: '100' }, '--format-read-budget-bytes'],
   ])('refuses %j', (flags, message) => {
     expect(() => serveConfig({ policyFile: ['p'], ...flags }, {})).toThrow(ConfigError);
     expect(() => serveConfig({ policyFile: ['p'], ...flags }, {})).toThrow(message);

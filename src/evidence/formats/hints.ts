@@ -1,7 +1,8 @@
-// What a layer's media type and a file's name claim. Claims never decide alone when the content can
-// be read: they are hints, and the content overrules them. They do decide which layers are weight
-// files at all (configs, ML-BOMs, signatures and documents are not), and they are all there is when
-// a policy admits every format (no byte of the model is read then).
+// What a layer's media type and a file's name claim. Claims never exempt a byte from being read: every
+// layer and member is classified by its content whatever role it claims (the role is report information).
+// A claim can only make the verdict MORE dangerous: a `.pkl` name is pickle whatever the magic says, a
+// safetensors media type over pickle bytes is pickle. Claims are all there is when a policy admits every
+// format (no byte of the model is read then).
 
 import type { Descriptor } from '../../oci/types.ts';
 import { Annotation } from '../../oci/types.ts';
@@ -121,15 +122,42 @@ const EXTENSIONS: readonly [string, ModelFormat][] = [
   ['.pickle', 'pickle'],
   ['.joblib', 'pickle'],
   ['.dill', 'pickle'],
+  ['.sav', 'pickle'],
+  // torch.load opens these: a zip with data.pkl, or else a bare pickle.
   ['.pt', 'pytorch-zip'],
   ['.pth', 'pytorch-zip'],
   ['.ckpt', 'pytorch-zip'],
+  ['.bin', 'pytorch-zip'],
+  ['.pt2', 'pytorch-zip'],
+  ['.mar', 'pytorch-zip'],
   ['.h5', 'keras-h5'],
   ['.hdf5', 'keras-h5'],
   ['.keras', 'keras-h5'],
   ['.npy', 'numpy'],
   ['.npz', 'numpy'],
+  // Source and native code: an interpreter or the dynamic loader runs it (trust_remote_code, ctypes).
+  ['.py', 'code'],
+  ['.pyc', 'code'],
+  ['.pyo', 'code'],
+  ['.pyw', 'code'],
+  ['.pyx', 'code'],
+  ['.pyd', 'code'],
+  ['.so', 'code'],
+  ['.dylib', 'code'],
+  ['.dll', 'code'],
+  ['.sh', 'code'],
+  ['.ipynb', 'code'],
 ];
+
+/** Extensions of compressed files: `model.pkl.gz` is judged as `model.pkl` once inflated. */
+const COMPRESSED_EXTENSIONS = ['.gz', '.gzip', '.zst', '.zstd', '.xz', '.bz2', '.lzma', '.z', '.lz4'];
+
+/** The name a compressed file's inflated bytes go by (the name without its compression extension). */
+export function inflatedName(name: string): string {
+  const lower = name.toLowerCase();
+  for (const ext of COMPRESSED_EXTENSIONS) if (lower.endsWith(ext)) return name.slice(0, -ext.length);
+  return name;
+}
 
 const OTHER_EXTENSIONS: readonly [string, OtherRole][] = [
   ['.cdx.json', 'mlbom'],
@@ -158,9 +186,6 @@ const OTHER_EXTENSIONS: readonly [string, OtherRole][] = [
   ['.jpeg', 'doc'],
   ['.gif', 'doc'],
   ['.svg', 'doc'],
-  ['.py', 'code'],
-  ['.ipynb', 'code'],
-  ['.sh', 'code'],
 ];
 
 // Whole file names that are documentation or tokenizer configuration (sentencepiece models are
@@ -197,9 +222,16 @@ export function nameInfo(name: string): NameInfo {
   return {};
 }
 
-/** The file name a layer carries (title or ModelPack filepath annotation). */
+/** modctl writes the CNAI spelling of the ModelPack filepath annotation. */
+const CNAI_FILEPATH = 'org.cnai.model.filepath';
+
+/** The file name a layer carries (title, or the ModelPack filepath annotation in either spelling). */
 export function layerName(d: Descriptor): string | undefined {
-  return d.annotations?.[Annotation.Title] ?? d.annotations?.[Annotation.ModelFilepath];
+  return (
+    d.annotations?.[Annotation.Title] ??
+    d.annotations?.[Annotation.ModelFilepath] ??
+    d.annotations?.[CNAI_FILEPATH]
+  );
 }
 
 export interface LayerClaims {
@@ -223,6 +255,38 @@ export function layerClaims(d: Descriptor): LayerClaims {
   else if (mt.role !== undefined) role = mt.role;
   else role = ni.role ?? 'weight';
   return { role, ...(name === undefined ? {} : { name }), mediaType: mt, nameInfo: ni };
+}
+
+/** Every claim about a file's format: the media type's, the model config's, and the name's. */
+export function hintsOf(
+  mediaType: string,
+  claims: { mediaType: MediaTypeInfo; nameInfo: NameInfo },
+  name: string | undefined,
+  configFormat?: { format: ModelFormat; evidence: string },
+): FormatHint[] {
+  const out: FormatHint[] = [];
+  if (claims.mediaType.hint !== undefined) {
+    out.push({
+      format: claims.mediaType.hint,
+      source: 'mediaType',
+      evidence: `media type ${baseMediaType(mediaType)}`,
+    });
+  }
+  if (configFormat !== undefined) {
+    out.push({ format: configFormat.format, source: 'mediaType', evidence: configFormat.evidence });
+  }
+  if (claims.nameInfo.hint !== undefined && name !== undefined) {
+    out.push({ format: claims.nameInfo.hint, source: 'name', evidence: `name ${printable(name, 120)}` });
+  }
+  return out;
+}
+
+/** The claims of a member name (zip or tar): its extension. */
+export function memberHints(name: string): FormatHint[] {
+  const hint = nameInfo(name).hint;
+  return hint === undefined
+    ? []
+    : [{ format: hint, source: 'name', evidence: `name ${printable(name, 120)}` }];
 }
 
 /** The first hint available: the media type's (or the model config's), then the name's. */

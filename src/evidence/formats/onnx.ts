@@ -1,6 +1,8 @@
 // ONNX has no magic: a model is a protobuf ModelProto. The heuristic walks the top-level fields in
 // the first bytes and accepts them when every field is a ModelProto field with its wire type, the
 // IR version is plausible, and a graph or an opset import appears.
+import { varint } from '../bytes.ts';
+
 const MODEL_PROTO_FIELDS: ReadonlyMap<number, number> = new Map([
   [1, 0], // ir_version
   [2, 2], // producer_name
@@ -20,19 +22,6 @@ const MAX_IR_VERSION = 64;
 export interface OnnxSniff {
   readonly irVersion: number;
   readonly evidence: string;
-}
-
-function varint(b: Uint8Array, at: number): { value: number; next: number } | 'truncated' | undefined {
-  let value = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (at + i >= b.length) return 'truncated';
-    const c = b[at + i]!;
-    value += (c & 0x7f) * mul;
-    mul *= 128;
-    if ((c & 0x80) === 0) return Number.isSafeInteger(value) ? { value, next: at + i + 1 } : undefined;
-  }
-  return undefined;
 }
 
 /** Recognises an ONNX ModelProto from its first bytes; `size` is the whole file's size. */

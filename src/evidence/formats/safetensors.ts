@@ -1,7 +1,7 @@
 // safetensors: an 8-byte little-endian header length N, then N bytes of JSON (beginning with '{',
 // possibly padded with spaces) mapping tensor names to {dtype, shape, data_offsets}, then the data.
 import { u64le, utf8Text } from '../bytes.ts';
-import type { BlobWindow } from './source.ts';
+import { type ByteSource, sizeOf } from './source.ts';
 import type { ContentVerdict } from './types.ts';
 
 /** Largest header length accepted as safetensors at all (the reference implementation's limit). */
@@ -95,13 +95,20 @@ export function plausibleHeaderStart(prefix: Uint8Array): boolean {
   return i < prefix.length && (prefix[i] === 0x22 || prefix[i] === 0x7d);
 }
 
-/** Classifies a window whose prefix passed `safetensorsPrefix`. */
+/** Classifies a source whose prefix passed `safetensorsPrefix`. */
 export async function inspectSafetensors(
-  w: BlobWindow,
+  w: ByteSource,
   head: Uint8Array,
   headerLength: number,
 ): Promise<ContentVerdict> {
-  const dataSize = w.size - 8 - headerLength;
+  const size = w.size ?? (await sizeOf(w));
+  if (8 + headerLength > size) {
+    return {
+      kind: 'none',
+      evidence: `safetensors-like header length ${headerLength} is larger than the file (${size} bytes)`,
+    };
+  }
+  const dataSize = size - 8 - headerLength;
   if (headerLength > MAX_HEADER_PARSE) {
     return plausibleHeaderStart(head.subarray(8))
       ? {

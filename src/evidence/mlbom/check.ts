@@ -97,7 +97,7 @@ export function checkMlBom(attestations?: AttestationSource): EvidenceCheck {
       if (!loaded.ok) {
         entry.problems.push(loaded.problem);
         if (loaded.skip) entry.status = 'ignored';
-        else failures.push({ code: 'MLBOM_INVALID', message: loaded.problem });
+        else failures.push({ code: loaded.code ?? 'MLBOM_INVALID', message: loaded.problem });
         continue;
       }
       const ev = evaluateBom(loaded.document, rules, c.source);

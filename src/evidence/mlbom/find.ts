@@ -1,14 +1,16 @@
 // Where an ML-BOM can be: a referrer of the artifact (oras attach --artifact-type
 // application/vnd.cyclonedx+json), a layer of the artifact itself, or the predicate of a verified
 // in-toto attestation (cosign attest --type cyclonedx).
+import { isStrictJsonError, knownFields, parseStrictJson } from '../../oci/strict-json.ts';
 import type { Descriptor } from '../../oci/types.ts';
 import { MediaType } from '../../oci/types.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
 import { type AttestationSource, PREDICATE_CYCLONEDX, predicateFor } from '../attestations.ts';
-import { printable, utf8Text } from '../bytes.ts';
+import { printable } from '../bytes.ts';
 import { layerEntries } from '../formats/classify.ts';
 import { baseMediaType, CYCLONEDX_JSON, layerName } from '../formats/hints.ts';
 import type { ArtifactEvidence } from '../types.ts';
+import { CYCLONEDX_FIELD_NAMES } from './fields.ts';
 
 /** ML-BOMs larger than this are refused unread. */
 export const MAX_BOM_BYTES = 4 * 1024 * 1024;
@@ -155,7 +157,16 @@ export async function findAttestedBoms(
 
 export type LoadedBom =
   | { readonly ok: true; readonly document: unknown }
-  | { readonly ok: false; readonly skip: boolean; readonly problem: string };
+  | {
+      readonly ok: false;
+      readonly skip: boolean;
+      readonly problem: string;
+      /** Set when the document is refused because its consumers could read it differently. */
+      readonly code?: 'ARTIFACT_AMBIGUOUS';
+    };
+
+/** The CycloneDX fields, compiled: any other spelling of one is refused (see ./fields.ts). */
+export const MLBOM_FIELDS = knownFields(CYCLONEDX_FIELD_NAMES);
 
 /** Reads and parses a candidate's document (a blob of at most MAX_BOM_BYTES). */
 export async function loadBom(e: ArtifactEvidence, c: BomCandidate, signal: AbortSignal): Promise<LoadedBom> {
@@ -169,13 +180,23 @@ export async function loadBom(e: ArtifactEvidence, c: BomCandidate, signal: Abor
     };
   }
   const bytes = await e.reader.blob(d, MAX_BOM_BYTES, signal);
-  const text = utf8Text(bytes);
   let doc: unknown;
   try {
-    if (text === undefined) throw new Error('not UTF-8');
-    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch {
-    // A file merely named like a BOM may be something else (an SPDX sbom.json, say).
+    // Python's json (cyclonedx-python) accepts a BOM in bytes; Go's does not, but refusing it gains nothing.
+    doc = parseStrictJson(bytes, {
+      known: MLBOM_FIELDS,
+      allowBom: true,
+      topLevel: 'any',
+      maxBytes: MAX_BOM_BYTES,
+    });
+  } catch (err) {
+    // A file merely named like a BOM may be something else (an SPDX sbom.json, say): not counted.
+    if (isStrictJsonError(err) && err.code === 'ARTIFACT_AMBIGUOUS') {
+      const problem = `${c.source} is ambiguous: ${err.message}`;
+      return c.by === 'name'
+        ? { ok: false, skip: true, problem }
+        : { ok: false, skip: false, problem, code: err.code };
+    }
     return { ok: false, skip: c.by === 'name', problem: `${c.source} is not JSON` };
   }
   if (c.by === 'name' && (doc as { bomFormat?: unknown } | null)?.bomFormat !== 'CycloneDX') {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.ts';
 import { Oras, type Pushed } from '../../support/oras.ts';
 import { startRegistry, type TestRegistry } from '../../support/registries.ts';
+import { safetensors } from '../../unit/evidence/builders.ts';
 import { libraryBom } from '../evidence/boms.ts';
 import { Cosign } from '../verify/signers.ts';
 
@@ -79,7 +80,11 @@ describe('attested ML-BOM and provenance (real cosign attest)', () => {
     const oras = new Oras({ host: registry.host });
     const push = (repo: string, fill: number) =>
       oras.push(`models/${repo}:v1`, [
-        { name: 'model.safetensors', content: new Uint8Array(256).fill(fill) },
+        // A real (tiny) safetensors file: the default formats rule admits only identified data.
+        {
+          name: 'model.safetensors',
+          content: safetensors({ w: { dtype: 'U8', shape: [256], data: new Uint8Array(256).fill(fill) } }),
+        },
       ]);
     good = await push('good', 1);
     strangerBom = await push('stranger', 2);

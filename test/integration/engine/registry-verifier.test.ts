@@ -5,14 +5,21 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODEL_FORMATS } from '../../../src/policy/schema.ts';
 import { runCli } from '../../support/cli.ts';
 import { type FakeServer, startFakeServer } from '../../support/fake-server.ts';
 import { Oras, type Pushed } from '../../support/oras.ts';
 import { startRegistry, type TestRegistry } from '../../support/registries.ts';
+import { safetensors } from '../../unit/evidence/builders.ts';
 import { libraryBom } from '../evidence/boms.ts';
 import { Cosign } from '../verify/signers.ts';
 
-const ALL_FORMATS = '[safetensors, gguf, onnx, pickle, pytorch-zip, keras-h5, numpy, unknown]';
+/** A one-tensor safetensors file of `n` bytes of `fill`: a data format, admitted by the default formats rule. */
+const safetensorsOf = (n: number, fill: number) =>
+  safetensors({ w: { dtype: 'U8', shape: [n], data: new Uint8Array(n).fill(fill) } });
+
+/** Every format: a policy that allows them all demands no format check. */
+const ALL_FORMATS = `[${MODEL_FORMATS.join(', ')}]`;
 
 function policyFile(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mg-engine-'));
@@ -58,7 +65,7 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     });
     const oras = new Oras({ host: registry.host });
     model = await oras.push('models/llama:v1', [
-      { name: 'model.safetensors', content: new Uint8Array(4096).fill(7) },
+      { name: 'model.safetensors', content: safetensorsOf(4096, 7) },
       { name: 'config.json', content: '{"arch":"llama"}', mediaType: 'application/json' },
     ]);
     bom = await oras.attach(
@@ -78,7 +85,7 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     ]);
     pickled = await oras.push('models/sneaky:v1', [{ name: 'model.safetensors', content: pickle }]);
     documented = await oras.push('models/documented:v1', [
-      { name: 'weights.bin', content: new Uint8Array(64).fill(1) },
+      { name: 'weights.safetensors', content: safetensorsOf(64, 1) },
     ]);
     await oras.attach(
       `models/documented@${documented.digest}`,
@@ -129,7 +136,7 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
       'model.safetensors',
     ]);
     expect(out.layers.find((l: { title: string }) => l.title === 'model.safetensors')).toMatchObject({
-      size: 4096,
+      size: safetensorsOf(4096, 7).length,
     });
     expect(out.referrers.map((x: { digest: string }) => x.digest)).toContain(bom.digest);
   });

@@ -55,7 +55,7 @@ describe('secrets never reach the logs', () => {
         apiVersion: 'modelgate.dev/v1alpha1',
         kind: 'ModelPolicy',
         metadata: { name: 'token' },
-        spec: { models: [`${token.host}/**`], formats: { allow: ['safetensors'] } },
+        spec: { models: [`${token.host}/**`], formats: { allow: ['safetensors', 'json'] } },
       },
     ]);
     const user = basic.credentials!.username;
@@ -107,6 +107,9 @@ describe('secrets never reach the logs', () => {
       basic.host,
       '--insecure-registry',
       token.host,
+      // The token endpoint is plain HTTP on another port: named insecure itself (exact host:port).
+      '--insecure-registry',
+      new URL(token.tokenServer!.realm).host,
       '--registry-config',
       configFile,
       '--log-level',
@@ -129,7 +132,9 @@ describe('secrets never reach the logs', () => {
     // The run did go through the challenges and the token endpoint, at trace level.
     expect(logs).toMatch(/"msg":"registry request"/);
     expect(logs).toMatch(/"status":401/);
-    expect(logs).toMatch(/\/token\?/);
+    // The token endpoint's path, without its query (service and scope, or whatever a realm carries).
+    expect(logs).toMatch(/"path":"\/token"/);
+    expect(logs).not.toMatch(/\/token\?/);
     assertClean(logs);
   });
 
@@ -161,6 +166,8 @@ describe('secrets never reach the logs', () => {
       basic.host,
       '--insecure-registry',
       token.host,
+      '--insecure-registry',
+      new URL(token.tokenServer!.realm).host,
     ];
     const verify = await runCli([
       'verify',

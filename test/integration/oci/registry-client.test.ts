@@ -54,7 +54,11 @@ describe.each(MATRIX)('$kind registry, auth: $auth', ({ kind, auth }) => {
 
   const newClient = (credentials?: { username: string; password: string }) =>
     new RegistryClient({
-      insecureRegistries: [reg.host],
+      // A token endpoint is another plain-HTTP host:port: named insecure itself.
+      insecureRegistries: [
+        reg.host,
+        ...(reg.tokenServer === undefined ? [] : [new URL(reg.tokenServer.realm).host]),
+      ],
       maxRetries: 2,
       retryBaseMs: 20,
       ...(credentials === undefined

@@ -76,22 +76,55 @@ describe('CachingVerifier: the decision cache', () => {
     expect(await metricValue(registry, 'modelgate_cache_entries', { cache: 'decision' })).toBe(1);
   });
 
-  it('keys by repository, digest, policy uid and policy generation', async () => {
+  it('keys by repository, digest and policy content, never by uid, name or generation', async () => {
     const { inner, calls } = recording(async () => ({ failures: [] }));
     const v = verifier(inner);
-    const other = policy('q', { models: ['r.example/**'] });
-    const nextGeneration: CompiledPolicy = { ...P, generation: P.generation + 1 };
+    const edited = policy('p', { models: ['r.example/**'], formats: { deny: ['pickle', 'unknown'] } });
+    // The same uid and generation as P (a file that carries them), another spec: another entry.
+    const sameUid: CompiledPolicy = { ...edited, uid: P.uid, generation: P.generation };
     await v.verify(ref('m/a', { digest: D1 }), P, never());
     await v.verify(ref('m/a', { digest: D2 }), P, never());
     await v.verify(ref('m/b', { digest: D1 }), P, never());
     await v.verify(ref('m/a', { digest: D1 }, 'other.example'), P, never());
-    await v.verify(ref('m/a', { digest: D1 }), other, never());
+    await v.verify(ref('m/a', { digest: D1 }), sameUid, never());
+    expect(calls).toHaveLength(5);
+    // Identical content under another name, uid and generation shares the entry: it depends on nothing else.
+    const twin = policy('q', { models: ['r.example/**'] });
+    const nextGeneration: CompiledPolicy = { ...P, uid: 'another', generation: P.generation + 1 };
+    await v.verify(ref('m/a', { digest: D1 }), twin, never());
     await v.verify(ref('m/a', { digest: D1 }), nextGeneration, never());
-    expect(calls).toHaveLength(6);
-    // The same six again: all cached.
-    await v.verify(ref('m/a', { digest: D1 }), nextGeneration, never());
-    await v.verify(ref('m/b', { digest: D1 }), P, never());
-    expect(calls).toHaveLength(6);
+    await v.verify(ref('m/a', { digest: D1 }), edited, never());
+    expect(calls).toHaveLength(5);
+  });
+
+  it('keys a policy with signatures by its compiled trust, and keeps nothing made while the trust changed', async () => {
+    let token = { key: 'sha256:trust-1' };
+    const trust = { forPolicy: async () => token, current: () => token };
+    let rotateDuringRun = false;
+    const { inner, calls } = recording(async () => {
+      if (rotateDuringRun) token = { key: 'sha256:trust-3' };
+      return { failures: [] };
+    });
+    const v = verifier(inner, { trust });
+    const signed = {
+      ...P,
+      spec: { ...P.spec, signatures: { threshold: 1, authorities: [] } },
+    } as CompiledPolicy;
+    await v.verify(ref('m/a', { digest: D1 }), signed, never());
+    await v.verify(ref('m/a', { digest: D1 }), signed, never());
+    expect(calls).toHaveLength(1);
+    expect(v.cached(ref('m/a', { digest: D1 }), signed)).toEqual({ failures: [] });
+    // A rotated key (new material): a new key, so the old verdict is not used.
+    token = { key: 'sha256:trust-2' };
+    expect(v.cached(ref('m/a', { digest: D1 }), signed)).toBeUndefined();
+    await v.verify(ref('m/a', { digest: D1 }), signed, never());
+    expect(calls).toHaveLength(2);
+    // The trust changed while a verification ran: its answer is given but not kept.
+    rotateDuringRun = true;
+    await v.verify(ref('m/b', { digest: D1 }), signed, never());
+    rotateDuringRun = false;
+    await v.verify(ref('m/b', { digest: D1 }), signed, never());
+    expect(calls).toHaveLength(4);
   });
 
   it('expires a verified decision after its TTL', async () => {

@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelVerifier } from '../../../src/engine/engine.ts';
+import { Engine, type ModelVerifier } from '../../../src/engine/engine.ts';
+import { MODEL_FORMATS } from '../../../src/policy/schema.ts';
 import { DIGEST, engine, passingVerifier, podReview, policy } from './builders.ts';
 
-const open = {
-  formats: {
-    allow: ['safetensors', 'gguf', 'onnx', 'pickle', 'pytorch-zip', 'keras-h5', 'numpy', 'unknown'],
-  },
-};
+/** A policy that allows every format demands no format check (and so nothing from the registry). */
+const open = { formats: { allow: [...MODEL_FORMATS] } };
 
 describe('Engine.review', () => {
   it('allows a pod that names no model', async () => {
@@ -294,5 +292,39 @@ describe('Engine.verifyReference', () => {
     expect(v).toMatchObject({ normalized: 'docker.io/library/ubuntu:22.04', allowed: false });
     expect(v.policies).toEqual([{ name: 'p', mode: 'Enforce' }]);
     expect(v.findings[0]?.code).toBe('DIGEST_REQUIRED');
+  });
+});
+
+describe('Engine.review before the policies are loaded (cluster mode)', () => {
+  const offline: ModelVerifier = { verify: async () => ({ failures: [] }) };
+  const make = (loaded: () => boolean, loading: Promise<void>) =>
+    new Engine({
+      unmatched: 'allow',
+      deadlineMs: 200,
+      policies: () => ({ policies: [], invalid: [] }),
+      policiesLoaded: loaded,
+      policiesLoading: loading,
+      namespaceLabels: () => undefined,
+      verifier: offline,
+    });
+
+  it('refuses every object with a pod spec with POLICY_NOT_LOADED once the deadline passes, never an allow', async () => {
+    const started = performance.now();
+    const d = await make(() => false, new Promise(() => {})).review(podReview([]));
+    expect(d.allowed).toBe(false);
+    expect(d.findings.map((f) => f.code)).toEqual(['POLICY_NOT_LOADED']);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
+  it('decides as usual when the list comes in while the request waits', async () => {
+    let loaded = false;
+    const loading = new Promise<void>((r) =>
+      setTimeout(() => {
+        loaded = true;
+        r();
+      }, 20),
+    );
+    const d = await make(() => loaded, loading).review(podReview([]));
+    expect(d.allowed).toBe(true);
   });
 });

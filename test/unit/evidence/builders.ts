@@ -229,7 +229,7 @@ export function sparsePytorchZip(size: number): SparseBlob {
   return {
     size,
     chunks: [
-      { offset: 0, bytes: localBig },
+      { offset: 0, bytes: local(bigName, bigLen) },
       { offset: pklOffset, bytes: tail },
     ],
   };

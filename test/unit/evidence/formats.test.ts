@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkFormats, classifyArtifact, formatCheck } from '../../../src/evidence/formats/index.ts';
 import type { FileFormat } from '../../../src/evidence/formats/types.ts';
 import type { ArtifactEvidence } from '../../../src/evidence/types.ts';
+import { MODEL_FORMATS } from '../../../src/policy/schema.ts';
 import {
   bytes,
   concat,
@@ -23,21 +24,33 @@ import {
 import { artifact, type FileSpec, MemoryReader, policy, signal } from './support.ts';
 
 const DEFAULT = policy();
-const ADMIT_ALL = policy({ formats: { deny: [] } });
+const ADMIT_ALL = policy({ formats: { allow: [...MODEL_FORMATS] } });
 const SAFETENSORS_ONLY = policy({ formats: { allow: ['safetensors'] } });
+/** Bytes that are no format at all (not text either). */
+const OPAQUE = new Uint8Array([0x01, 0xfe, 0x02, 0xfd, 0x03, 0xfc, 0x04, 0xfb]);
 
-async function classify(files: FileSpec[], opts: { sniff?: boolean; budgetBytes?: number } = {}) {
+async function classify(
+  files: FileSpec[],
+  opts: { sniff?: boolean; budgetBytes?: number; verifiedBlobBytes?: number } = {},
+) {
   const e = artifact({ files });
   const r = await classifyArtifact(
     e,
-    { sniff: opts.sniff ?? true, ...(opts.budgetBytes ? { budgetBytes: opts.budgetBytes } : {}) },
+    {
+      sniff: opts.sniff ?? true,
+      ...(opts.budgetBytes ? { budgetBytes: opts.budgetBytes } : {}),
+      ...(opts.verifiedBlobBytes !== undefined ? { verifiedBlobBytes: opts.verifiedBlobBytes } : {}),
+    },
     signal(),
   );
   return { ...r, e };
 }
 
-async function one(file: FileSpec): Promise<FileFormat> {
-  const { files } = await classify([file]);
+/** Read by Range only (no whole-blob read): what the range-reading paths do with large files. */
+const BY_RANGE = { verifiedBlobBytes: 0 };
+
+async function one(file: FileSpec, opts: { verifiedBlobBytes?: number } = {}): Promise<FileFormat> {
+  const { files } = await classify([file], opts);
   expect(files).toHaveLength(1);
   return files[0]!;
 }
@@ -75,7 +88,7 @@ describe('classification by content', () => {
       /Keras v3/,
     ],
   ])('%s', async (_, content, format, evidence) => {
-    const f = await one({ name: 'weights.bin', content });
+    const f = await one({ name: 'weights', content });
     expect(f.format).toBe(format);
     expect(f.decidedBy).toBe('content');
     expect(f.inspected).toBe(true);
@@ -83,20 +96,33 @@ describe('classification by content', () => {
   });
 
   it('calls bytes with no known signature unknown', async () => {
-    const f = await one({ name: 'weights.bin', content: bytes('just some text, nothing to see') });
+    const f = await one({ name: 'weights', content: OPAQUE });
     expect(f).toMatchObject({ format: 'unknown', decidedBy: 'content', inspected: true });
     expect(f.evidence).toMatch(/no known format signature/);
   });
 
+  it('calls UTF-8 text text and a JSON document json', async () => {
+    expect(await one({ name: 'notes', content: bytes('just some text, nothing to see') })).toMatchObject({
+      format: 'text',
+      decidedBy: 'content',
+    });
+    expect(await one({ name: 'c', content: bytes('{"a": [1, 2]}') })).toMatchObject({ format: 'json' });
+  });
+
   it('calls an empty file unknown', async () => {
-    const f = await one({ name: 'weights.bin', content: new Uint8Array(0) });
+    const f = await one({ name: 'weights', content: new Uint8Array(0) });
     expect(f).toMatchObject({ format: 'unknown', evidence: 'empty file' });
   });
 
-  it('calls a zip without a pickle unknown', async () => {
-    const f = await one({ name: 'x.bin', content: zip([{ name: 'a.txt', data: bytes('hi') }]) });
-    expect(f.format).toBe('unknown');
-    expect(f.evidence).toMatch(/zip archive of 1 entries without a pickle \(a\.txt\)/);
+  it('calls a zip without a framework layout an archive, and judges its members', async () => {
+    const { files } = await classify([
+      { name: 'x.zip', content: zip([{ name: 'a.txt', data: bytes('hi') }]) },
+    ]);
+    expect(files.map((f) => [f.file, f.format])).toEqual([
+      ['x.zip', 'archive'],
+      ['x.zip:a.txt', 'text'],
+    ]);
+    expect(files[0]!.evidence).toMatch(/zip archive of 1 entries \(a\.txt\)/);
   });
 });
 
@@ -113,7 +139,7 @@ describe('content contradicting the media type or the name', () => {
     expect(r.failures).toHaveLength(1);
     expect(r.failures[0]!.code).toBe('FORMAT_DENIED');
     expect(r.failures[0]!.message).toMatch(
-      /file model\.safetensors .* is pickle \(detected by its content: pickle PROTO opcode 0x80 with protocol 4 although its name model\.safetensors claims safetensors\); the policy denies pickle/,
+      /file model\.safetensors .* is pickle \(detected by its content: .* although its name model\.safetensors claims safetensors\); the default formats rule admits only safetensors, /,
     );
   });
 
@@ -127,13 +153,10 @@ describe('content contradicting the media type or the name', () => {
     expect(f.contradicts).toMatch(/media type application\/vnd\.docker\.ai\.safetensors claims safetensors/);
   });
 
-  it('classifies a safetensors file named model.pkl as safetensors', async () => {
+  it('classifies a safetensors file named model.pkl as pickle: a .pkl name is pickle whatever the magic', async () => {
     const f = await one({ name: 'model.pkl', content: safetensors() });
-    expect(f).toMatchObject({
-      format: 'safetensors',
-      decidedBy: 'content',
-      contradicts: 'name model.pkl claims pickle',
-    });
+    expect(f).toMatchObject({ format: 'pickle', decidedBy: 'name' });
+    expect(f.evidence).toMatch(/^name model\.pkl: .*its content reads as safetensors/);
   });
 
   it('does not call a legacy .pt pickle a contradiction', async () => {
@@ -143,7 +166,7 @@ describe('content contradicting the media type or the name', () => {
   });
 
   it('says unknown when the content lacks the signature the name claims', async () => {
-    const f = await one({ name: 'model.gguf', content: bytes('not a gguf file at all') });
+    const f = await one({ name: 'model.gguf', content: OPAQUE });
     expect(f).toMatchObject({
       format: 'unknown',
       decidedBy: 'content',
@@ -153,11 +176,11 @@ describe('content contradicting the media type or the name', () => {
   });
 
   it('keeps a pickle claim the content does not contradict (protocols 0/1 have no magic)', async () => {
-    const byName = await one({ name: 'model.pkl', content: bytes('opaque') });
+    const byName = await one({ name: 'model.pkl', content: OPAQUE });
     expect(byName).toMatchObject({ format: 'pickle', decidedBy: 'name' });
     const byType = await one({
       name: 'w',
-      content: bytes('opaque'),
+      content: OPAQUE,
       mediaType: 'application/x-python-pickle',
     });
     expect(byType).toMatchObject({ format: 'pickle', decidedBy: 'mediaType' });
@@ -174,7 +197,7 @@ describe('safetensors headers', () => {
     expect(f.evidence).toMatch(
       new RegExp(`header length ${good.length * 10} is larger than the blob \\(${lying.length} bytes\\)`),
     );
-    expect((await checkFormats(e, DEFAULT, signal())).failures).toEqual([]);
+    expect((await checkFormats(e, DEFAULT, signal())).failures.map((x) => x.code)).toEqual(['FORMAT_DENIED']);
     const r = await checkFormats(e, SAFETENSORS_ONLY, signal());
     expect(r.failures.map((x) => x.code)).toEqual(['FORMAT_DENIED']);
     expect(r.failures[0]!.message).toMatch(/is unknown .* the policy allows only safetensors/);
@@ -205,12 +228,13 @@ describe('safetensors headers', () => {
     );
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(header.length));
-    const { files, bytesRead } = await classify([
-      { name: 'big.safetensors', content: concat(len, header, new Uint8Array(4)) },
-    ]);
+    const { files, bytesRead } = await classify(
+      [{ name: 'big.safetensors', content: concat(len, header, new Uint8Array(4)) }],
+      BY_RANGE,
+    );
     expect(files[0]!.format).toBe('safetensors');
     expect(files[0]!.evidence).toMatch(/first bytes checked; too long to parse/);
-    expect(bytesRead).toBe(4096);
+    expect(bytesRead).toBeLessThan(8192);
   });
 
   it('parses a header that spans more than the first read', async () => {
@@ -235,9 +259,9 @@ describe('zip central directory', () => {
       { name: 'weights/0', data: new Uint8Array(5000) },
       { name: 'nested/deeper/archive/data.pkl', data: pickle(2) },
     ]);
-    const { files, e } = await classify([{ name: 'model.bin', content }]);
+    const { files, e } = await classify([{ name: 'model.bin', content }], BY_RANGE);
     expect(files[0]).toMatchObject({ format: 'pytorch-zip', decidedBy: 'content' });
-    expect(files[0]!.evidence).toMatch(/nested\/deeper\/archive\/data\.pkl \(central directory\)/);
+    expect(files[0]!.evidence).toMatch(/pickle member nested\/deeper\/archive\/data\.pkl/);
     const starts = (e.reader as MemoryReader).ranges.map(([, s]) => s);
     expect(starts).toContain(0);
     expect(Math.max(...starts)).toBeGreaterThan(0);
@@ -273,7 +297,7 @@ describe('zip central directory', () => {
       { name: 'w/data.pkl', data: pickle(2) },
     ]);
     const cut = whole.slice(0, whole.length - 30);
-    const e = artifact({ files: [{ name: 'm.bin', content: cut }] });
+    const e = artifact({ files: [{ name: 'm', content: cut }] });
     const f = (await classifyArtifact(e, { sniff: true }, signal())).files[0]!;
     expect(f.inspected).toBe(false);
     const r = await checkFormats(e, DEFAULT, signal());
@@ -292,7 +316,7 @@ describe('zip central directory', () => {
 describe('tarred layers', () => {
   const layer = (entries: Parameters<typeof tar>[0]): FileSpec => ({ content: tar(entries) });
 
-  it('classifies each member, skipping documents', async () => {
+  it('classifies each member, documents and configs included', async () => {
     const { files, others } = await classify([
       layer([
         { name: 'model/config.json', data: bytes('{}') },
@@ -302,13 +326,13 @@ describe('tarred layers', () => {
       ]),
     ]);
     expect(files.map((f) => [f.member, f.format])).toEqual([
+      ['model/config.json', 'json'],
       ['model/model.safetensors', 'safetensors'],
       ['model/extra.bin', 'pickle'],
+      ['model/README.md', 'text'],
     ]);
-    expect(others.map((o) => [o.member, o.role])).toEqual([
-      ['model/config.json', 'config'],
-      ['model/README.md', 'doc'],
-    ]);
+    // A claimed role is report information; it exempts nothing.
+    expect(others).toEqual([]);
   });
 
   it('reads PAX long names and follows links to classified members', async () => {
@@ -360,18 +384,18 @@ describe('tarred layers', () => {
     expect(files.at(-1)!.evidence).toMatch(/runs past the end/);
   });
 
-  it('refuses a compressed layer it cannot read by range', async () => {
+  it('refuses a gzip layer whose stream inflates to nothing known', async () => {
     const e = artifact({
       files: [{ content: gzipMagic(), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }],
     });
     const r = await checkFormats(e, DEFAULT, signal());
-    expect(r.failures).toHaveLength(1);
-    expect(r.failures[0]!.message).toMatch(/gzip-compressed: its contents cannot be read by range/);
+    expect(r.failures.map((f) => f.code)).toEqual(['FORMAT_DENIED']);
+    expect((r.report.files as FileFormat[])[0]!.evidence).toMatch(/^gzip-compressed: /);
   });
 });
 
 describe('media types and names', () => {
-  it('does not read configs, ML-BOMs, signatures or documents', async () => {
+  it('reads configs, ML-BOMs, signatures and documents too, and reports their claimed roles', async () => {
     const { files, others, e } = await classify([
       { name: 'mlbom.json', content: bytes('{}'), mediaType: 'application/vnd.cyclonedx+json' },
       {
@@ -384,11 +408,19 @@ describe('media types and names', () => {
       { name: 'tokenizer.model', content: bytes('x') },
       { name: 'model.safetensors', content: safetensors() },
     ]);
-    expect(files.map((f) => f.file)).toEqual(['model.safetensors']);
+    expect(files.map((f) => [f.file, f.format, f.verified])).toEqual([
+      ['mlbom.json', 'json', true],
+      ['model.sigstore.json', 'json', true],
+      ['config.json', 'json', true],
+      ['README.md', 'text', true],
+      ['tokenizer.model', 'text', true],
+      ['model.safetensors', 'safetensors', true],
+    ]);
     expect(others.map((o) => o.role)).toEqual(['mlbom', 'signature', 'config', 'doc', 'doc']);
-    expect(new Set((e.reader as MemoryReader).ranges.map(([d]) => d))).toEqual(
-      new Set([files[0]!.layerDigest]),
-    );
+    // Small blobs are fetched whole (digest-checked), not by range.
+    expect((e.reader as MemoryReader).ranges).toEqual([]);
+    // One whole read per distinct blob (the three '{}' layers and the empty config share a digest).
+    expect((e.reader as MemoryReader).blobReads).toHaveLength(new Set(files.map((f) => f.layerDigest)).size);
   });
 
   it('reads a layer whose media type says json but whose name says weights', async () => {
@@ -406,12 +438,14 @@ describe('media types and names', () => {
     ['application/vnd.docker.ai.license', 'doc'],
     ['application/vnd.dev.sigstore.bundle.v0.3+json', 'signature'],
     ['text/plain', 'doc'],
-  ])('treats %s layers as %s, unread', async (mediaType, role) => {
-    const { files, others, e } = await classify([{ content: pickle(2), mediaType }]);
-    expect(files).toEqual([]);
-    expect(others[0]!.role).toBe(role);
-    expect((e.reader as MemoryReader).ranges).toEqual([]);
-  });
+  ])(
+    'reads %s layers (claimed role %s) like any other: a pickle there is pickle',
+    async (mediaType, role) => {
+      const { files, others } = await classify([{ content: pickle(2), mediaType }]);
+      expect(files.map((f) => f.format)).toEqual(['pickle']);
+      expect(others[0]!.role).toBe(role);
+    },
+  );
 
   it.each([
     ['application/vnd.cncf.model.weight.v1.raw'],
@@ -449,7 +483,7 @@ describe('media types and names', () => {
     expect(f.contradicts).toBe('model config format "onnx" claims onnx');
   });
 
-  it('classifies by media type and name only, with no I/O, when the policy admits every format', async () => {
+  it('classifies by media type and name only, with no I/O, when the policy allows every format', async () => {
     const files: FileSpec[] = [
       { name: 'model', content: pickle(2), mediaType: 'application/vnd.docker.ai.gguf.v3' },
       { name: 'model.safetensors', content: pickle(2) },
@@ -494,25 +528,31 @@ describe('policy', () => {
         { name: 'a.safetensors', content: safetensors() },
         { name: 'b.onnx', content: onnx() },
         { name: 'c.pt', content: pytorchZip() },
-        { name: 'd.bin', content: bytes('opaque data') },
+        { name: 'd.dat', content: OPAQUE },
       ],
     });
+  const refused = (r: { failures: readonly { message: string }[] }) =>
+    r.failures.map((f) => f.message.match(/^file (\S+)/)?.[1]);
 
-  it('denies pickle and pytorch-zip when formats is absent, admitting unknown', async () => {
+  it('refuses pytorch-zip and unknown when formats is absent (fail closed)', async () => {
     const r = await checkFormats(e(), DEFAULT, signal());
-    expect(r.failures.map((f) => f.message.match(/^file (\S+)/)?.[1])).toEqual(['c.pt']);
+    expect(refused(r)).toEqual(['c.pt', 'd.dat']);
     expect(r.failures[0]!.message).toMatch(/is pytorch-zip \(detected by its content/);
+    expect(r.failures[1]!.message).toMatch(/is unknown .*the default formats rule admits only/);
   });
 
-  it('applies formats.deny', async () => {
-    const r = await checkFormats(e(), policy({ formats: { deny: ['onnx', 'unknown'] } }), signal());
-    expect(r.failures.map((f) => f.message.match(/^file (\S+)/)?.[1])).toEqual(['b.onnx', 'd.bin']);
+  it('applies formats.deny, and a deny-only rule still refuses unknown', async () => {
+    const r = await checkFormats(e(), policy({ formats: { deny: ['onnx'] } }), signal());
+    expect(refused(r)).toEqual(['b.onnx', 'd.dat']);
+    expect(r.failures[1]!.message).toMatch(/a deny-only formats rule still refuses unknown files/);
   });
 
-  it('applies formats.allow', async () => {
+  it('applies formats.allow, which can admit unknown', async () => {
     const r = await checkFormats(e(), policy({ formats: { allow: ['safetensors', 'onnx'] } }), signal());
-    expect(r.failures.map((f) => f.message.match(/^file (\S+)/)?.[1])).toEqual(['c.pt', 'd.bin']);
+    expect(refused(r)).toEqual(['c.pt', 'd.dat']);
     expect(r.failures[1]!.message).toMatch(/the policy allows only safetensors, onnx/);
+    const withUnknown = policy({ formats: { allow: ['safetensors', 'onnx', 'unknown'] } });
+    expect(refused(await checkFormats(e(), withUnknown, signal()))).toEqual(['c.pt']);
   });
 
   it('refuses what it could not read within the budget', async () => {
@@ -523,7 +563,11 @@ describe('policy', () => {
         { name: 'b.safetensors', content: st(2) },
       ],
     });
-    const r = await formatCheck({ budgetBytes: 4096 + 100, concurrency: 1 })(big, DEFAULT, signal());
+    const r = await formatCheck({ budgetBytes: 4096 + 100, concurrency: 1, verifiedBlobBytes: 0 })(
+      big,
+      DEFAULT,
+      signal(),
+    );
     expect(r.failures).toHaveLength(1);
     expect(r.failures[0]!.message).toMatch(/read budget of 4196 bytes is spent/);
   });
@@ -536,6 +580,8 @@ describe('policy', () => {
     );
     expect(r.failures).toEqual([]);
     expect(r.report.bytesRead).toBeLessThanOrEqual(4096);
+    expect(r.report.rangeTrust).toMatch(/not digest-checked/);
+    expect((r.report.files as FileFormat[])[0]!.verified).toBe(false);
   });
 });
 
@@ -550,6 +596,6 @@ describe('reads', () => {
       ['a.safetensors', 'pickle', 'name a.safetensors claims safetensors'],
       ['b.gguf', 'pickle', 'name b.gguf claims gguf'],
     ]);
-    expect((e.reader as MemoryReader).ranges).toHaveLength(1);
+    expect((e.reader as MemoryReader).blobReads).toHaveLength(1);
   });
 });

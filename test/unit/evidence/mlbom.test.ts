@@ -238,6 +238,14 @@ describe('ML-BOM rules', () => {
     expect(r.failures[0]!.message).toContain('$.components[0].hashes[0].content must match pattern');
   });
 
+  it('refuses, without throwing, a BOM that makes the validator throw (an own "valueOf" string)', async () => {
+    const bom = mlBom();
+    const components = bom.components as Record<string, unknown>[];
+    components.push({ ...components[0]!, 'bom-ref': 'twin', modelCard: { valueOf: '' } });
+    components[0]!.modelCard = {};
+    const r = await check(withReferrerBom(bom), required({ requireHashMatch: false }), signal());
+    expect(r.failures.map((f) => f.code)).toContain('MLBOM_INVALID');
+  });
   it('refuses a BOM without a machine-learning-model component (MLBOM_INVALID)', async () => {
     const r = await check(
       withReferrerBom(mlBom({ noModel: true, components: [{ type: 'library', name: 'torch' }] })),

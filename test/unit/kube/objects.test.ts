@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ClusterObjects, TrustRefresher, trustReferences } from '../../../src/kube/objects.ts';
 import type { CompiledPolicy } from '../../../src/policy/compile.ts';
+import { TrustCache } from '../../../src/verify/trust.ts';
+import { ecKey, policy } from '../verify/builders.ts';
 import { FakeKubeApi, silentLogger } from './fakes.ts';
 
 const signal = () => AbortSignal.timeout(5_000);
@@ -112,7 +114,8 @@ describe('ClusterObjects', () => {
 });
 
 function compiled(uid: string, spec: unknown): CompiledPolicy {
-  return { name: uid, uid, generation: 1, spec } as unknown as CompiledPolicy;
+  // The content key stands in for a digest of the spec: the refresher drops trust by it, not by uid.
+  return { name: uid, uid, generation: 1, contentKey: `key-${uid}`, spec } as unknown as CompiledPolicy;
 }
 
 describe('trust references and their refresh', () => {
@@ -160,6 +163,37 @@ describe('trust references and their refresh', () => {
     expect(invalidate).not.toHaveBeenCalled();
     api.putSecret('modelgate-system', 'release-key', { 'cosign.pub': 'rotated' });
     await refresher.refreshNow();
-    expect(invalidate.mock.calls.map((c) => c[0]).sort()).toEqual(['p1', 'p3']);
+    expect(invalidate.mock.calls.map((c) => c[0]).sort()).toEqual(['key-p1', 'key-p3']);
+  });
+
+  it('a rotated key Secret, once noticed, gives the policy new trust with a new key (same uid, same generation)', async () => {
+    const api = new FakeKubeApi();
+    const before = ecKey();
+    api.putSecret('modelgate-system', 'release-key', { 'cosign.pub': before.pem });
+    let refresher: TrustRefresher | undefined;
+    const objects = new ClusterObjects({
+      api,
+      namespaces: [],
+      onChange: (k, ns, n) => refresher?.changed(k, ns, n),
+    });
+    const trust = new TrustCache({ secrets: objects, trustedRoots: objects });
+    refresher = new TrustRefresher({
+      objects,
+      invalidate: (contentKey) => trust.invalidate(contentKey),
+      logger: silentLogger,
+    });
+    const p = policy({ authorities: [{ name: 'k', key: { secretRef: ref } }] }, { uid: 'u', generation: 4 });
+    refresher.update([p]);
+    const first = await trust.forPolicy(p, new AbortController().signal);
+    expect(first.authorities[0]).toMatchObject({ kind: 'key' });
+
+    api.putSecret('modelgate-system', 'release-key', { 'cosign.pub': ecKey().pem });
+    await refresher.refreshNow();
+    expect(trust.current(p)).toBeUndefined();
+    const second = await trust.forPolicy(p, new AbortController().signal);
+    expect(second.key).not.toBe(first.key);
+    expect((second.authorities[0] as { fingerprint: string }).fingerprint).not.toBe(
+      (first.authorities[0] as { fingerprint: string }).fingerprint,
+    );
   });
 });

@@ -14,6 +14,34 @@ function policy(name: string, spec: unknown, generation = 1, uid = `uid-${name}`
 const GOOD = { models: ['registry.example.com/models/**'] };
 
 describe('PolicyStore', () => {
+  it('refuses both policies that carry the same uid: they govern what they would, as POLICY_INVALID', () => {
+    const store = new PolicyStore();
+    store.upsert(policy('a', GOOD, 1, 'same'));
+    store.upsert(policy('b', { models: ['registry.example.com/other/**'] }, 1, 'same'));
+    store.upsert(policy('c', GOOD, 1, 'own'));
+    const snap = store.snapshot();
+    expect(snap.policies.map((p) => p.name)).toEqual(['c']);
+    expect(snap.invalid.map((p) => [p.name, p.errors[0]?.path])).toEqual([
+      ['a', 'metadata.uid'],
+      ['b', 'metadata.uid'],
+    ]);
+    expect(snap.invalid[0]!.governs?.('registry.example.com/models/m')).toBe(true);
+    expect(snap.invalid[1]!.governs?.('registry.example.com/other/m')).toBe(true);
+  });
+
+  it('compiles again when the spec changed, even under the same uid and generation', () => {
+    const store = new PolicyStore();
+    store.upsert(policy('p', GOOD, 2));
+    const before = store.snapshot().policies[0]!;
+    store.upsert(policy('p', { ...GOOD, formats: { deny: ['pickle', 'unknown'] } }, 2));
+    const after = store.snapshot().policies[0]!;
+    expect(store.compilations).toBe(2);
+    expect(after.contentKey).not.toBe(before.contentKey);
+    // A status write (same spec) compiles nothing.
+    store.upsert({ ...policy('p', { ...GOOD, formats: { deny: ['pickle', 'unknown'] } }, 2), status: {} });
+    expect(store.compilations).toBe(2);
+  });
+
   it('compiles a valid policy into the snapshot, with uid and generation for the caches', () => {
     const store = new PolicyStore();
     const status = store.upsert(policy('good', GOOD, 4));

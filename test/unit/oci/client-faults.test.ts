@@ -388,8 +388,9 @@ describe('authentication', () => {
   }
 
   it('caches bearer tokens per scope until they expire', async () => {
-    const { s, tokens } = await tokenRegistry();
-    const { client } = clientFor([s.host], {
+    const { s, auth, tokens } = await tokenRegistry();
+    // The realm is another port of the same host: plain HTTP to it only because it is named insecure too.
+    const { client } = clientFor([s.host, auth.host], {
       credentials: new StaticCredentialStore([[s.host, { kind: 'basic', username: 'u', password: 'p' }]]),
     });
     for (let i = 0; i < 3; i++) await client.resolve(s.host, 'models/a', 'v1', signal());
@@ -409,8 +410,8 @@ describe('authentication', () => {
   });
 
   it('fetches a new token once the cached one has expired', async () => {
-    const { s, tokens } = await tokenRegistry({ expiresIn: 1 });
-    const { client } = clientFor([s.host]);
+    const { s, auth, tokens } = await tokenRegistry({ expiresIn: 1 });
+    const { client } = clientFor([s.host, auth.host]);
     await client.resolve(s.host, 'models/a', 'v1', signal());
     await client.resolve(s.host, 'models/a', 'v1', signal());
     expect(tokens).toHaveLength(2);
@@ -418,8 +419,9 @@ describe('authentication', () => {
   });
 
   it('exchanges an identity token at the realm with the OAuth2 refresh-token grant', async () => {
-    const { s, tokens } = await tokenRegistry();
-    const { client } = clientFor([s.host], {
+    const { s, auth, tokens } = await tokenRegistry();
+    // The realm is another port of the same host: plain HTTP to it only because it is named insecure too.
+    const { client } = clientFor([s.host, auth.host], {
       credentials: new StaticCredentialStore([[s.host, { kind: 'identityToken', identityToken: 'rt-1' }]]),
     });
     await client.resolve(s.host, 'models/a', 'v1', signal());
@@ -587,6 +589,128 @@ describe('referrers', () => {
     // The referrer's manifest is cached: reading it next costs no request.
     await client.resolve(s.host, 'models/m', MANIFEST_DIGEST, signal());
     expect(s.requests).toHaveLength(2);
+  });
+});
+
+describe('referrers that anyone who can push may attach', () => {
+  const SUBJECT = digestOf(Buffer.from('the model'));
+  const referrerManifest = (artifactType: string, n: number) =>
+    enc({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      artifactType,
+      config: { mediaType: MediaType.OciEmpty, digest: digestOf(Buffer.from('{}')), size: 2 },
+      layers: [{ mediaType: 'text/plain', digest: digestOf(Buffer.from(String(n))), size: 1 }],
+      subject: { mediaType: MediaType.OciManifest, digest: SUBJECT, size: 1 },
+    });
+  /** A go-containerregistry-like registry: every descriptor's artifactType is the (empty) config's. */
+  async function ggcrLike(
+    bodies: Buffer[],
+    extra: Record<string, (res: Parameters<Handler>[1]) => void> = {},
+  ) {
+    const byDigest = new Map(bodies.map((b) => [digestOf(b), b]));
+    const listing = indexOf(
+      [...byDigest.entries()].map(([digest, b]) => ({
+        mediaType: MediaType.OciManifest,
+        digest,
+        size: b.length,
+        artifactType: MediaType.OciEmpty,
+      })),
+    );
+    return serve((req, res) => {
+      if (req.url?.includes('/referrers/')) {
+        sendBytes(res, 200, listing, { 'content-type': MediaType.OciIndex });
+        return;
+      }
+      const digest = /\/manifests\/(.+)$/.exec(req.url ?? '')?.[1] ?? '';
+      const special = extra[digest];
+      if (special) return special(res);
+      const b = byDigest.get(digest);
+      if (b === undefined) sendJson(res, 404, ociError('MANIFEST_UNKNOWN', 'no'));
+      else sendBytes(res, 200, b, { 'content-type': MediaType.OciManifest });
+    });
+  }
+
+  it('completes ~100 inconclusive descriptors from their manifests, so junk does not hide a signature', async () => {
+    const junk = Array.from({ length: 100 }, (_, i) => referrerManifest('application/vnd.example.junk', i));
+    const bundle = referrerManifest('application/vnd.dev.sigstore.bundle.v0.3+json', 1000);
+    const s = await ggcrLike([...junk.slice(0, 60), bundle, ...junk.slice(60)]);
+    const { client } = clientFor([s.host]);
+    const all = await client.referrers(s.host, 'models/m', SUBJECT, {}, signal());
+    expect(all).toHaveLength(101);
+    expect(all.filter((d) => d.artifactType === 'application/vnd.example.junk')).toHaveLength(100);
+    const sigs = await client.referrers(
+      s.host,
+      'models/m',
+      SUBJECT,
+      { artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' },
+      signal(),
+    );
+    expect(sigs.map((d) => d.digest)).toEqual([digestOf(bundle)]);
+    // Each manifest was read once: the second listing found them in the manifest cache.
+    expect(s.requests.filter((r) => r.path.includes('/manifests/'))).toHaveLength(101);
+  });
+
+  it('leaves out referrers whose manifest is absent, invalid or has other bytes than its digest', async () => {
+    const good = referrerManifest('application/vnd.cyclonedx+json', 1);
+    const invalid = Buffer.from('{"schemaVersion":2,"layers":"not a list"}');
+    const lying = referrerManifest('application/vnd.example.junk', 2);
+    const absent = referrerManifest('application/vnd.example.junk', 3);
+    const s = await ggcrLike([good, invalid, lying, absent], {
+      [digestOf(lying)]: (res) =>
+        sendBytes(res, 200, referrerManifest('application/vnd.cyclonedx+json', 9), {
+          'content-type': MediaType.OciManifest,
+        }),
+      [digestOf(absent)]: (res) => sendJson(res, 404, ociError('MANIFEST_UNKNOWN', 'gone')),
+    });
+    const { client } = clientFor([s.host]);
+    const got = await client.referrers(s.host, 'models/m', SUBJECT, {}, signal());
+    expect(got.map((d) => [d.digest, d.artifactType])).toEqual([
+      [digestOf(good), 'application/vnd.cyclonedx+json'],
+    ]);
+  });
+
+  it('does not leave out a referrer the registry failed to serve: that is a registry error', async () => {
+    const good = referrerManifest('application/vnd.cyclonedx+json', 1);
+    const failing = referrerManifest('application/vnd.example.junk', 2);
+    const s = await ggcrLike([good, failing], {
+      [digestOf(failing)]: (res) => sendJson(res, 500, ociError('UNKNOWN', 'broken')),
+    });
+    const { client } = clientFor([s.host], { maxRetries: 0 });
+    const err = await failure(client.referrers(s.host, 'models/m', SUBJECT, {}, signal()));
+    expect([err.code, err.status]).toEqual(['REGISTRY_ERROR', 500]);
+  });
+
+  it('refuses a listing of more than 1024 referrers, reading none of their manifests', async () => {
+    const many = Array.from({ length: 1025 }, (_, i) => desc(MediaType.OciEmpty, i));
+    const s = await serve((req, res) => {
+      if (req.url?.includes('/referrers/'))
+        sendBytes(res, 200, indexOf(many), { 'content-type': MediaType.OciIndex });
+      else sendJson(res, 404, ociError('MANIFEST_UNKNOWN', 'no'));
+    });
+    const { client } = clientFor([s.host]);
+    const err = await failure(client.referrers(s.host, 'models/m', SUBJECT, {}, signal()));
+    expect(err.code).toBe('REGISTRY_ERROR');
+    expect(err.message).toContain('exceed 1024');
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('bounds the bytes of the listing over all its pages', async () => {
+    // Each page is under the manifest cap; together they pass the 4 MiB listing budget.
+    const page = Buffer.concat([
+      indexOf([]).subarray(0, -1),
+      Buffer.from(`,"annotations":{"pad":"${'x'.repeat(1024 * 1024)}"}}`),
+    ]);
+    const s = await serve((_req, res) =>
+      sendBytes(res, 200, page, {
+        'content-type': MediaType.OciIndex,
+        link: `</v2/models/m/referrers/${SUBJECT}?next>; rel="next"`,
+      }),
+    );
+    const { client } = clientFor([s.host]);
+    const err = await failure(client.referrers(s.host, 'models/m', SUBJECT, {}, signal()));
+    expect(err.code).toBe('REGISTRY_ERROR');
+    expect(s.requests.length).toBeLessThanOrEqual(5);
   });
 });
 

@@ -82,7 +82,7 @@ describe('parseManifest', () => {
       schemaVersion: 1,
       mediaType: MediaType.OciManifest,
       config: { mediaType: 'x', digest: 'sha256:nothex', size: -1 },
-      layers: [{ mediaType: 'y', digest: D(2), size: 1.5, annotations: { t: 7 } }, 'nope'],
+      layers: [{ mediaType: 'y', digest: D(2), size: 2 ** 53, annotations: { t: 7 } }, 'nope'],
     };
     const r = parseManifest(enc(bad), MediaType.OciManifest);
     expect(r.ok).toBe(false);
@@ -108,6 +108,64 @@ describe('parseManifest', () => {
     expect(parseManifest(new Uint8Array([0xff, 0xfe]), MediaType.OciManifest).ok).toBe(false);
     expect(parseManifest(enc(ociManifest), MediaType.OciIndex)).toMatchObject({ ok: false });
     expect(parseManifest(enc([1, 2]), MediaType.OciManifest).ok).toBe(false);
+  });
+});
+
+describe('parseManifest refuses what Go would read differently with ARTIFACT_AMBIGUOUS', () => {
+  const body = (extra: string) =>
+    `{"schemaVersion":2,"mediaType":"${MediaType.OciManifest}","config":{"mediaType":"${MediaType.OciEmpty}","digest":"${D(1)}","size":2}${extra}}`;
+  const L = (n: number, size = '1') =>
+    `{"mediaType":"application/octet-stream","digest":"${D(n)}","size":${size}}`;
+  const code = (text: string | Uint8Array) => {
+    const r = parseManifest(typeof text === 'string' ? enc(text) : text, MediaType.OciManifest);
+    return r.ok ? 'ok' : (r.code ?? 'invalid');
+  };
+
+  it('two layer lists, or one under another spelling (Go fills `layers` from `Layers`)', () => {
+    expect(code(body(`,"layers":[${L(2)}]`))).toBe('ok');
+    expect(code(body(`,"layers":[${L(2)}],"Layers":[${L(3)}]`))).toBe('ARTIFACT_AMBIGUOUS');
+    expect(code(body(`,"layers":[${L(2)}],"layers":[${L(3)}]`))).toBe('ARTIFACT_AMBIGUOUS');
+    expect(code(body(`,"LAYERS":[${L(3)}]`))).toBe('ARTIFACT_AMBIGUOUS');
+    expect(code(body(`,"layerſ":[${L(3)}]`))).toBe('ARTIFACT_AMBIGUOUS');
+    expect(code(body(`,"layers":[${L(2)}],"Subject":${L(4)}`))).toBe('ARTIFACT_AMBIGUOUS');
+    expect(code(body(`,"layers":[{"mediaType":"x","digest":"${D(2)}","Digest":"${D(3)}","size":1}]`))).toBe(
+      'ARTIFACT_AMBIGUOUS',
+    );
+  });
+
+  it('a size written as a float (JSON.parse reads 1000, Go refuses the manifest)', () => {
+    expect(code(body(`,"layers":[${L(2, '1.0e3')}]`))).toBe('ARTIFACT_AMBIGUOUS');
+    expect(code(body(`,"layers":[${L(2, '1e3')}]`))).toBe('ARTIFACT_AMBIGUOUS');
+  });
+
+  it('invalid UTF-8, which Go reads as U+FFFD', () => {
+    const [head, tail] = body(',"layers":[],"annotations":{"a":"@"}').split('@') as [string, string];
+    expect(code(Buffer.concat([enc(head), enc('x'), enc(tail)]))).toBe('ok');
+    expect(code(Buffer.concat([enc(head), Buffer.from([0xff]), enc(tail)]))).toBe('ARTIFACT_AMBIGUOUS');
+  });
+
+  it('a referrers index with two manifest lists', () => {
+    const r = parseIndex(enc(`{"schemaVersion":2,"manifests":[],"Manifests":[${L(5)}]}`), MediaType.OciIndex);
+    expect(r).toMatchObject({ code: 'ARTIFACT_AMBIGUOUS' });
+  });
+
+  it('fields that Go fails on are refused (invalid), not skipped', () => {
+    expect(code(body(`,"layers":[{"mediaType":"x","digest":"${D(2)}","size":1,"data":"!!"}]`))).toBe(
+      'invalid',
+    );
+    expect(code(body(`,"layers":[{"mediaType":"x","digest":"${D(2)}","size":1,"data":"e30="}]`))).toBe('ok');
+    const platform = (p: string) =>
+      `{"schemaVersion":2,"mediaType":"${MediaType.OciIndex}","manifests":[{"mediaType":"${MediaType.OciManifest}","digest":"${D(2)}","size":1,"platform":${p}}]}`;
+    const idx = (p: string) => {
+      const r = parseManifest(enc(platform(p)), MediaType.OciIndex);
+      return r.ok ? 'ok' : (r.code ?? 'invalid');
+    };
+    expect(
+      idx('{"architecture":"amd64","os":"linux","os.version":"1","os.features":["a"],"variant":"v1"}'),
+    ).toBe('ok');
+    expect(idx('{"architecture":"amd64","os":"linux","os.version":1}')).toBe('invalid');
+    expect(idx('{"architecture":"amd64","os":"linux","os.features":"a"}')).toBe('invalid');
+    expect(idx('{"architecture":"amd64","os":"linux","variant":1}')).toBe('invalid');
   });
 });
 

@@ -141,10 +141,13 @@ describe('compilePolicy', () => {
     expect(p.appliesToNamespace('a', { tier: 'gold', sandbox: '' })).toBe(false);
   });
 
-  it('denies pickle and pytorch-zip by default, and nothing else', () => {
+  it('admits only the data formats by default (fail closed), and exactly an allow list when one is set', () => {
     const p = compile({ models: ['r.example/**'] });
-    expect([...p.deniedFormats].sort()).toEqual(['pickle', 'pytorch-zip']);
-    expect(p.allowedFormats).toBeUndefined();
+    expect([...(p.allowedFormats ?? [])].sort()).toEqual(
+      ['gguf', 'image', 'json', 'numpy', 'onnx', 'safetensors', 'text', 'tokenizer'].sort(),
+    );
+    expect(p.deniedFormats.has('unknown')).toBe(true);
+    expect(p.deniedFormats.has('pickle')).toBe(true);
     const q = compile({ models: ['r.example/**'], formats: { allow: ['safetensors'] } });
     expect(q.deniedFormats.size).toBe(0);
     expect([...(q.allowedFormats ?? [])]).toEqual(['safetensors']);

@@ -37,6 +37,12 @@ export interface TestSigstore {
   ): Promise<Record<string, unknown>>;
   /** A keyless message-signature bundle over `content` (its sha256 is the message digest). */
   message(identity: Identity, content: Uint8Array, opts?: KeylessOptions): Promise<Record<string, unknown>>;
+  /** A DSSE bundle signed with `key` (as `cosign sign --key` with a private Rekor), logged in this tlog. */
+  keyDsse(
+    key: { privateKey: KeyObject; publicKey: KeyObject },
+    payload: Uint8Array,
+    opts?: Pick<KeylessOptions, 'logTime'>,
+  ): Promise<Record<string, unknown>>;
 }
 
 export async function testSigstore(name = 'test'): Promise<TestSigstore> {
@@ -192,6 +198,43 @@ export async function testSigstore(name = 'test'): Promise<TestSigstore> {
       return {
         mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
         verificationMaterial: { certificate: { rawBytes: cert.toString('base64') }, tlogEntries },
+        dsseEnvelope: envelope,
+      };
+    },
+    async keyDsse(key, payload, opts = {}) {
+      const payloadType = 'application/vnd.in-toto+json';
+      const sig = nodeSign('sha256', pae(payloadType, payload), key.privateKey);
+      const envelope = {
+        payload: Buffer.from(payload).toString('base64'),
+        payloadType,
+        signatures: [{ sig: sig.toString('base64') }],
+      };
+      const spki = key.publicKey.export({ format: 'der', type: 'spki' });
+      const pem = key.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+      const entry = await logEntry(
+        opts,
+        {
+          apiVersion: '0.0.1',
+          kind: 'dsse',
+          spec: {
+            envelopeHash: {
+              algorithm: 'sha256',
+              value: createHash('sha256').update(JSON.stringify(envelope)).digest('hex'),
+            },
+            payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
+            signatures: [
+              { signature: sig.toString('base64'), verifier: Buffer.from(pem).toString('base64') },
+            ],
+          },
+        },
+        'dsse',
+      );
+      return {
+        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        verificationMaterial: {
+          publicKey: { hint: createHash('sha256').update(spki).digest('base64') },
+          tlogEntries: [entry],
+        },
         dsseEnvelope: envelope,
       };
     },

@@ -1,0 +1,3 @@
+module modelgate.dev/tools/tar-decode
+
+go 1.24
