@@ -29,6 +29,26 @@ export interface AttestationSource {
     predicateType: string,
     signal: AbortSignal,
   ): Promise<VerifiedStatement[]>;
+  /**
+   * Documents that may hold statements but were refused because two consumers could read them
+   * differently (`where: why`). A check that finds no usable statement reports ARTIFACT_AMBIGUOUS when
+   * there are any, since cosign could read a valid statement where modelgate read none.
+   */
+  ambiguities?(e: ArtifactEvidence, policy: CompiledPolicy, signal: AbortSignal): Promise<readonly string[]>;
+}
+
+/** The ARTIFACT_AMBIGUOUS finding of a check that found nothing usable, if there were ambiguous documents. */
+export function ambiguityFailure(
+  what: string,
+  ambiguous: readonly string[],
+): { code: 'ARTIFACT_AMBIGUOUS'; message: string } | undefined {
+  if (ambiguous.length === 0) return undefined;
+  const shown = ambiguous.slice(0, 3).join('; ');
+  const more = ambiguous.length > 3 ? `; and ${ambiguous.length - 3} more` : '';
+  return {
+    code: 'ARTIFACT_AMBIGUOUS',
+    message: `no usable ${what} found, and ${ambiguous.length} document${ambiguous.length === 1 ? ' that may hold one is' : 's that may hold one are'} refused because other readers could read ${ambiguous.length === 1 ? 'it' : 'them'} differently: ${shown}${more}`,
+  };
 }
 
 /** The predicate of a statement of `predicateType` whose subject names `digest` (checked again here). */

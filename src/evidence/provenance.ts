@@ -2,7 +2,12 @@
 // which builder made the model, from which source repository.
 import type { CheckFailure } from '../engine/engine.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
-import { type AttestationSource, PREDICATE_SLSA_PROVENANCE_V1, predicateFor } from './attestations.ts';
+import {
+  type AttestationSource,
+  ambiguityFailure,
+  PREDICATE_SLSA_PROVENANCE_V1,
+  predicateFor,
+} from './attestations.ts';
 import { printable } from './bytes.ts';
 import type { ArtifactEvidence, CheckResult, EvidenceCheck } from './types.ts';
 
@@ -170,6 +175,11 @@ export function checkProvenance(attestations?: AttestationSource): EvidenceCheck
       };
     }
     const by = spec.signedBy ? ` signed by ${spec.signedBy.join(' or ')}` : '';
+    if (required) {
+      const ambiguous = (await attestations.ambiguities?.(e, policy, signal)) ?? [];
+      const unclear = ambiguityFailure(`SLSA v1 provenance attestation${by}`, ambiguous);
+      if (unclear !== undefined) return { failures: [unclear], report: { ...report, ambiguous } };
+    }
     return {
       failures: fail(`no verified SLSA v1 provenance attestation${by} found for ${e.digest}`),
       report,

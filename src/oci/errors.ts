@@ -46,6 +46,22 @@ export function isRegistryError(e: unknown): e is RegistryError {
   return e instanceof RegistryError;
 }
 
+/**
+ * Why a manifest the registry served cannot be read as one (invalid, ambiguous, wrong digest), or
+ * undefined when the failure is not about that document (the registry is down, the deadline passed, an
+ * outbound address was refused): those are thrown on, since no verdict about the document was reached.
+ * For referrers: anyone who can push can attach one, so an unreadable referrer is not a failure of
+ * the artifact.
+ */
+export function unreadableManifest(
+  e: unknown,
+): { readonly message: string; readonly ambiguous: boolean } | undefined {
+  if (!(e instanceof RegistryError)) return undefined;
+  if (e.code === 'DEADLINE_EXCEEDED' || e.code === 'OUTBOUND_DENIED') return undefined;
+  if (e.code === 'REGISTRY_ERROR' && e.status !== 200) return undefined;
+  return { message: e.message, ambiguous: e.code === 'ARTIFACT_AMBIGUOUS' };
+}
+
 export interface OciErrorBody {
   code: string;
   message?: string;

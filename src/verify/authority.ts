@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { type SignedEntity, Verifier } from '@sigstore/verify';
 import type { AuthoritySpec } from '../policy/schema.ts';
 import { claimedIdentity, isDigestOnly, type ParsedBundle } from './bundle.ts';
-import { type KeyAlgorithm, keyFingerprint, keyHints, parsePublicKey } from './crypto.ts';
+import { hintNotation, type KeyAlgorithm, keyFingerprint, keyHints, parsePublicKey } from './crypto.ts';
 import { type TrustContext, TrustError } from './trust.ts';
 
 interface AuthorityBase {
@@ -170,7 +170,9 @@ export function verifySigner(a: CompiledAuthority, b: ParsedBundle, entity: Sign
       const found = () =>
         b.key.kind === 'public-key'
           ? b.key.hint
-            ? `, the bundle names key ${b.key.hint}${a.hints.has(b.key.hint) ? '' : ' (another key)'}`
+            ? a.hints.has(b.key.hint)
+              ? `, the bundle names this key`
+              : `, the bundle names key ${hintNotation(b.key.hint)} (another key)`
             : ''
           : `, the bundle carries a certificate for ${describeClaim(b)}`;
       if (isDigestOnly(entity) && !a.algorithm.startsWith('ecdsa-')) {
@@ -213,7 +215,7 @@ export function verifySigner(a: CompiledAuthority, b: ParsedBundle, entity: Sign
         return {
           ok: false,
           code: 'SIGNATURE_INVALID',
-          message: `signed with a public key (hint ${b.key.hint || 'none'}), not with a certificate from trusted root ${a.root} (expected ${a.expected})`,
+          message: `signed with a public key (${b.key.hint ? `key ${hintNotation(b.key.hint)}` : 'no key hint'}), not with a certificate from trusted root ${a.root} (expected ${a.expected})`,
         };
       }
       if (entity.tlogEntries.length === 0) {

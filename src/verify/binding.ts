@@ -36,15 +36,19 @@ export type Binding =
     }
   /** A verifiable statement about this artifact that is not a signature of it (an attestation). */
   | { readonly kind: 'attestation'; readonly statement: InTotoStatement; readonly entity: SignedEntity }
-  /** Not a signature of this artifact: why. */
-  | { readonly kind: 'unbound'; readonly error: string };
+  /** Not a signature of this artifact: why (`ambiguous` when two consumers could read it differently). */
+  | { readonly kind: 'unbound'; readonly error: string; readonly ambiguous?: boolean };
 
 const SHA256_HEX = /^sha256:([0-9a-f]{64})$/;
 
 /** Decides what a candidate signs, for artifact `e`. */
 export function bindCandidate(c: Candidate, e: ArtifactEvidence): Binding {
   if (c.error !== undefined || c.bundle === undefined)
-    return { kind: 'unbound', error: c.error ?? 'not a signature' };
+    return {
+      kind: 'unbound',
+      error: c.error ?? 'not a signature',
+      ...(c.ambiguous ? { ambiguous: true } : {}),
+    };
   const b = c.bundle;
 
   if (c.source.kind === 'legacy-tag') {
@@ -107,7 +111,12 @@ export function bindCandidate(c: Candidate, e: ArtifactEvidence): Binding {
   }
 
   const parsed = parseStatement(b.content.payloadType, b.content.payload);
-  if (!parsed.ok) return { kind: 'unbound', error: parsed.error };
+  if (!parsed.ok)
+    return {
+      kind: 'unbound',
+      error: parsed.error,
+      ...(parsed.code === 'ARTIFACT_AMBIGUOUS' ? { ambiguous: true } : {}),
+    };
   const statement = parsed.statement;
   const entity = signedEntity(b);
 

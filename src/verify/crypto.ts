@@ -78,6 +78,22 @@ export function keyHints(key: KeyObject): Set<string> {
   ]);
 }
 
+/**
+ * A bundle's key hint in the notation of `keyFingerprint` (`sha256:<hex>` of the DER SPKI), so that
+ * expected and found keys can be compared by eye. cosign's base64 hint converts exactly;
+ * model_signing's is the hash of the PEM text, which names the key but in another form, and says so.
+ * Anything else is shown as it is (cut and made printable: the hint is the bundle author's text).
+ */
+export function hintNotation(hint: string): string {
+  if (/^[A-Za-z0-9+/]{43}=$/.test(hint)) {
+    const bytes = Buffer.from(hint, 'base64');
+    if (bytes.length === 32) return `sha256:${bytes.toString('hex')}`;
+  }
+  if (/^[0-9a-f]{64}$/.test(hint)) return `sha256:${hint} of its PEM text (model_signing's hint)`;
+  const shown = hint.replace(/[^\x20-\x7e]/g, '?');
+  return `"${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}"`;
+}
+
 /** Hashes to try for a message signed with this key: the algorithm's own first, SHA-256 (older signers) second. */
 function hashesFor(key: KeyObject): (string | null)[] {
   if (key.asymmetricKeyType === 'ed25519') return [null];

@@ -7,7 +7,7 @@
  * decides what it is worth. Reads are bounded in count and size.
  */
 import type { ArtifactEvidence } from '../evidence/types.ts';
-import { RegistryError } from '../oci/errors.ts';
+import { unreadableManifest } from '../oci/errors.ts';
 import { type Descriptor, isIndex, layerTitle, type Manifest, MediaType } from '../oci/types.ts';
 import {
   BUNDLE_MEDIA_TYPES,
@@ -20,7 +20,7 @@ import {
   type LegacyTagFetcher,
   legacyToBundle,
   MAX_SIMPLE_SIGNING_BYTES,
-  parseSimpleSigning,
+  readSimpleSigning,
   type SimpleSigningPayload,
   simpleSigningLayers,
 } from './legacy.ts';
@@ -40,6 +40,12 @@ export interface Candidate {
   readonly legacy?: { readonly payload: Uint8Array; readonly claims: SimpleSigningPayload | undefined };
   /** Why it could not be read as a signature. */
   readonly error?: string;
+  /**
+   * Set when it was refused because two consumers could read it differently (duplicate or case-variant
+   * keys): cosign or sigstore-go might see a valid signature where modelgate saw none, so a check that
+   * then fails says ARTIFACT_AMBIGUOUS rather than "no signature".
+   */
+  readonly ambiguous?: boolean;
 }
 
 export interface Discovery {
@@ -89,13 +95,6 @@ function referrerKind(d: Descriptor): 'signature' | 'inconclusive' | 'other' {
   return /sigstore|signature|model[-_.]?sig/i.test(t) ? 'signature' : 'other';
 }
 
-/** A referrer manifest the registry served but that cannot be read as one: not a signature, not a failure. */
-function unreadableReferrer(e: unknown): string | undefined {
-  if (!(e instanceof RegistryError)) return undefined;
-  if (e.code === 'DEADLINE_EXCEEDED' || e.code === 'OUTBOUND_DENIED') return undefined;
-  return e.code !== 'REGISTRY_ERROR' || e.status === 200 ? e.message : undefined;
-}
-
 export async function discoverSignatures(
   e: ArtifactEvidence,
   opts: DiscoveryOptions,
@@ -113,7 +112,8 @@ export async function discoverSignatures(
     try {
       return { source, where, bundle: parseBundle(bytes) };
     } catch (err) {
-      if (err instanceof BundleFormatError) return { source, where, error: err.message };
+      if (err instanceof BundleFormatError)
+        return { source, where, error: err.message, ...(err.code ? { ambiguous: true } : {}) };
       throw err;
     }
   };
@@ -144,10 +144,17 @@ export async function discoverSignatures(
     try {
       got = await e.reader.manifest(r.digest, signal);
     } catch (err) {
-      const why = unreadableReferrer(err);
+      const why = unreadableManifest(err);
       if (why === undefined) throw err;
       const source: SignatureSource = { kind: 'referrer', referrer: r.digest, blob: r.digest };
-      return [{ source, where: `referrer ${r.digest}`, error: `manifest not readable: ${why}` }];
+      return [
+        {
+          source,
+          where: `referrer ${r.digest}`,
+          error: `manifest not readable: ${why.message}`,
+          ...(why.ambiguous ? { ambiguous: true } : {}),
+        },
+      ];
     }
     const m = got.manifest;
     if (isIndex(m)) return [];
@@ -211,11 +218,15 @@ async function readLegacy(
         if (l.size > MAX_SIMPLE_SIGNING_BYTES)
           return { source, where, error: `${l.size} bytes: too large for a payload` };
         const payload = await e.reader.blob(l, MAX_SIMPLE_SIGNING_BYTES, signal);
-        const legacy = { payload, claims: parseSimpleSigning(payload) };
+        const read = readSimpleSigning(payload);
+        const legacy = { payload, claims: read.claims };
+        if (read.ambiguous !== undefined)
+          return { source, where, legacy, error: `payload is ambiguous: ${read.ambiguous}`, ambiguous: true };
         try {
           return { source, where, legacy, bundle: legacyToBundle(l, payload) };
         } catch (err) {
-          if (err instanceof BundleFormatError) return { source, where, legacy, error: err.message };
+          if (err instanceof BundleFormatError)
+            return { source, where, legacy, error: err.message, ...(err.code ? { ambiguous: true } : {}) };
           throw err;
         }
       }),

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { ArtifactEvidence } from '../evidence/types.ts';
 import type { RegistryClient } from '../oci/client.ts';
-import { knownFields, parseStrictJson } from '../oci/strict-json.ts';
+import { isStrictJsonError, knownFields, parseStrictJson } from '../oci/strict-json.ts';
 import type { Descriptor, Manifest } from '../oci/types.ts';
 import { isIndex } from '../oci/types.ts';
 import { BundleFormatError, type ParsedBundle, parseBundleDocument, parseBundleJson } from './bundle.ts';
@@ -82,25 +82,38 @@ const LEGACY_FIELDS = knownFields([
 
 /** The payload's claims; undefined when it is not a payload or is ambiguous (then nothing binds to it). */
 export function parseSimpleSigning(bytes: Uint8Array): SimpleSigningPayload | undefined {
-  try {
-    const j = parseStrictJson(bytes, { known: LEGACY_FIELDS, maxBytes: MAX_SIMPLE_SIGNING_BYTES }) as {
-      critical?: {
-        image?: { 'docker-manifest-digest'?: unknown };
-        type?: unknown;
-        identity?: { 'docker-reference'?: unknown };
-      };
+  return readSimpleSigning(bytes).claims;
+}
+
+/** The payload's claims, and why it was refused when two consumers could read it differently. */
+export function readSimpleSigning(bytes: Uint8Array): {
+  readonly claims: SimpleSigningPayload | undefined;
+  readonly ambiguous?: string;
+} {
+  let j: {
+    critical?: {
+      image?: { 'docker-manifest-digest'?: unknown };
+      type?: unknown;
+      identity?: { 'docker-reference'?: unknown };
     };
-    const c = j?.critical;
-    if (typeof c !== 'object' || c === null) return undefined;
-    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    return {
+  };
+  try {
+    j = parseStrictJson(bytes, { known: LEGACY_FIELDS, maxBytes: MAX_SIMPLE_SIGNING_BYTES }) as typeof j;
+  } catch (err) {
+    if (isStrictJsonError(err) && err.code === 'ARTIFACT_AMBIGUOUS')
+      return { claims: undefined, ambiguous: err.message };
+    return { claims: undefined };
+  }
+  const c = j?.critical;
+  if (typeof c !== 'object' || c === null) return { claims: undefined };
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    claims: {
       manifestDigest: str(c.image?.['docker-manifest-digest']),
       type: str(c.type),
       reference: str(c.identity?.['docker-reference']),
-    };
-  } catch {
-    return undefined;
-  }
+    },
+  };
 }
 
 /** The layers of a legacy signature manifest that hold signatures. */

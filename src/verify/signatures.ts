@@ -101,6 +101,16 @@ export class SignatureVerifier implements AttestationSource {
     return out;
   }
 
+  /**
+   * The signature and attestation documents of `e` that were refused because other readers could read
+   * them differently, as `where: why`; checks that found nothing usable report ARTIFACT_AMBIGUOUS then.
+   */
+  async ambiguities(e: ArtifactEvidence, policy: CompiledPolicy, signal: AbortSignal): Promise<string[]> {
+    if (policy.spec.signatures === undefined) return [];
+    const ev = await this.#evaluate(e, policy, signal);
+    return ambiguitiesOf(ev.discovery, ev.bindings);
+  }
+
   async #evaluate(e: ArtifactEvidence, policy: CompiledPolicy, signal: AbortSignal): Promise<Evaluation> {
     // Keyed by the trust itself (the spec and the material it was built from), never by uid.
     const trust = await this.#trust.forPolicy(policy, signal);
@@ -244,6 +254,7 @@ function decide(e: ArtifactEvidence, ev: Evaluation): CheckResult {
   const unbound = bindings.flatMap((b, i) =>
     b.kind === 'unbound' ? [`${candidates[i]!.where}: ${b.error}`] : [],
   );
+  const ambiguous = ambiguitiesOf(discovery, bindings);
   const signatureCount = bindings.filter((b) => b.kind === 'signature').length;
   const report = {
     threshold: trust.threshold,
@@ -274,7 +285,7 @@ function decide(e: ArtifactEvidence, ev: Evaluation): CheckResult {
   };
   if (matched.length >= trust.threshold) return { failures: [], report };
   return {
-    failures: [failureOf(ev, perAuthority, assignment, matched.length, signatureCount, unbound)],
+    failures: [failureOf(ev, perAuthority, assignment, matched.length, signatureCount, unbound, ambiguous)],
     report,
   };
 }
@@ -302,9 +313,19 @@ function failureOf(
   matchedCount: number,
   signatureCount: number,
   unbound: readonly string[],
+  ambiguous: readonly string[],
 ): CheckFailure {
   const t = ev.trust;
   const need = `${t.threshold} of ${t.authorities.length} authorit${t.authorities.length === 1 ? 'y' : 'ies'}`;
+  // Whatever else is wrong, a signature document that cosign or sigstore-go could read as valid where
+  // modelgate read nothing is the finding: "re-sign" would not help, rewriting the document would.
+  if (ambiguous.length > 0) {
+    const more = ambiguous.length > MAX_DETAILS ? `; and ${ambiguous.length - MAX_DETAILS} more` : '';
+    return {
+      code: 'ARTIFACT_AMBIGUOUS',
+      message: `the policy needs ${need} and ${matchedCount} signed; ${ambiguous.length} signature document${ambiguous.length === 1 ? ' is' : 's are'} refused because other readers could read ${ambiguous.length === 1 ? 'it' : 'them'} differently: ${ambiguous.slice(0, MAX_DETAILS).join('; ')}${more}.`,
+    };
+  }
   const countedBy = new Map([...assignment].map(([ai, id]) => [id, per[ai]!.authority.name]));
   const details = per.map((p, ai) => {
     const head = `${p.authority.name} (expects ${p.authority.expected})`;
@@ -348,6 +369,13 @@ function failureOf(
       ? 'SIGNATURE_INVALID'
       : 'IDENTITY_MISMATCH';
   return { code, message: `the policy needs ${need}: ${details.join(' | ')}.${others}` };
+}
+
+/** The signature documents refused as ambiguous, as `where: why`. */
+function ambiguitiesOf(d: Discovery, bindings: readonly Binding[]): string[] {
+  return bindings.flatMap((b, i) =>
+    b.kind === 'unbound' && b.ambiguous ? [`${d.candidates[i]!.where}: ${b.error}`] : [],
+  );
 }
 
 /** Maximum one-to-one matching of authorities to signers (augmenting paths; both sides are small). */

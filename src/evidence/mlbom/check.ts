@@ -1,6 +1,6 @@
 import type { CheckFailure } from '../../engine/engine.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
-import type { AttestationSource } from '../attestations.ts';
+import { type AttestationSource, ambiguityFailure } from '../attestations.ts';
 import { weightLayers } from '../formats/classify.ts';
 import { layerName } from '../formats/hints.ts';
 import type { ArtifactEvidence, CheckResult, EvidenceCheck } from '../types.ts';
@@ -57,10 +57,12 @@ export function checkMlBom(attestations?: AttestationSource): EvidenceCheck {
     }
 
     const candidates: BomCandidate[] = [];
+    const ambiguous: string[] = [];
     if (signedBy === undefined) {
       const stored = await findStoredBoms(e, signal);
       candidates.push(...stored.candidates);
       notes.push(...stored.notes);
+      ambiguous.push(...(stored.ambiguous ?? []));
     } else {
       notes.push(
         `unsigned ML-BOMs (referrers, layers) are not considered: the policy requires one signed by ${signedBy.join(' or ')}`,
@@ -68,6 +70,7 @@ export function checkMlBom(attestations?: AttestationSource): EvidenceCheck {
     }
     const attested = await findAttestedBoms(e, policy, attestations, signal);
     notes.push(...attested.notes);
+    ambiguous.push(...(attested.ambiguous ?? []));
     for (const c of attested.candidates) {
       if (signedBy !== undefined && !signedBy.includes(c.authority ?? '')) {
         reports.push({
@@ -118,6 +121,8 @@ export function checkMlBom(attestations?: AttestationSource): EvidenceCheck {
     if (failures.length === 0) {
       if (!required) return { failures: [], report };
       const what = signedBy ? ` signed by ${signedBy.join(' or ')}` : '';
+      const unclear = ambiguityFailure(`CycloneDX ML-BOM${what}`, ambiguous);
+      if (unclear !== undefined) return { failures: [unclear], report: { ...report, ambiguous } };
       const ignored = reports
         .filter((r) => r.status === 'ignored')
         .map((r) => `${r.source}: ${r.problems.join('; ')}`);

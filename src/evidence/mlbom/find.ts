@@ -1,6 +1,7 @@
 // Where an ML-BOM can be: a referrer of the artifact (oras attach --artifact-type
 // application/vnd.cyclonedx+json), a layer of the artifact itself, or the predicate of a verified
 // in-toto attestation (cosign attest --type cyclonedx).
+import { unreadableManifest } from '../../oci/errors.ts';
 import { isStrictJsonError, knownFields, parseStrictJson } from '../../oci/strict-json.ts';
 import type { Descriptor } from '../../oci/types.ts';
 import { MediaType } from '../../oci/types.ts';
@@ -44,6 +45,8 @@ export interface BomCandidate {
 export interface FoundBoms {
   readonly candidates: readonly BomCandidate[];
   readonly notes: readonly string[];
+  /** Documents that may be ML-BOMs, refused because two consumers could read them differently. */
+  readonly ambiguous?: readonly string[];
 }
 
 const short = (digest: string) => `${digest.slice(0, 19)}…`;
@@ -91,6 +94,7 @@ export async function findStoredBoms(e: ArtifactEvidence, signal: AbortSignal): 
     });
   }
 
+  const ambiguous: string[] = [];
   let read = 0;
   for (const r of e.referrers) {
     const type = r.artifactType === undefined ? '' : baseMediaType(r.artifactType);
@@ -107,7 +111,19 @@ export async function findStoredBoms(e: ArtifactEvidence, signal: AbortSignal): 
       }
       read++;
     }
-    const got = await e.reader.manifest(r.digest, signal);
+    let got: Awaited<ReturnType<typeof e.reader.manifest>>;
+    try {
+      got = await e.reader.manifest(r.digest, signal);
+    } catch (err) {
+      // Anyone who can push can attach a referrer: one that cannot be read is not the artifact's failure.
+      const why = unreadableManifest(err);
+      if (why === undefined) throw err;
+      const what = `referrer ${short(r.digest)}: manifest not readable: ${why.message}`;
+      // Typed as CycloneDX or typed as nothing (ggcr lists oras attachments so): it may be the ML-BOM.
+      if (why.ambiguous) ambiguous.push(what);
+      else notes.push(what);
+      continue;
+    }
     const m = got.manifest;
     if (!('layers' in m)) continue;
     const saysBom = isCycloneDx(m.artifactType) || isCycloneDx(m.config.mediaType) || type === CYCLONEDX_JSON;
@@ -121,7 +137,7 @@ export async function findStoredBoms(e: ArtifactEvidence, signal: AbortSignal): 
       });
     }
   }
-  return { candidates, notes };
+  return { candidates, notes, ambiguous };
 }
 
 /** Finds the ML-BOMs carried by verified attestations (none without an attestation source). */
@@ -134,6 +150,7 @@ export async function findAttestedBoms(
   if (source === undefined)
     return { candidates: [], notes: ['no attestation verifier: attested ML-BOMs not considered'] };
   const statements = await source.verifiedStatements(e, policy, PREDICATE_CYCLONEDX, signal);
+  const ambiguous = [...((await source.ambiguities?.(e, policy, signal)) ?? [])];
   const candidates: BomCandidate[] = [];
   const notes: string[] = [];
   for (const s of statements) {
@@ -152,7 +169,7 @@ export async function findAttestedBoms(
       document: predicate,
     });
   }
-  return { candidates, notes };
+  return { candidates, notes, ambiguous };
 }
 
 export type LoadedBom =

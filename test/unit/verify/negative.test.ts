@@ -81,6 +81,14 @@ function modelSigned(
 const key = ecKey();
 const otherKey = ecKey();
 
+/** An artifact with one weights layer and these raw bundle bytes attached as a referrer. */
+function withRawReferrer(bytes: (digest: string) => Buffer) {
+  const repo = new MemoryRepo();
+  const a = artifact(repo, [repo.phantom('model.safetensors', 'weights')]);
+  const ref = attach(repo, a, [repo.blob(bytes(a.digest), BUNDLE_V03)]);
+  return evidence(repo, a, [ref]);
+}
+
 const CASES: [string, ReasonCode, () => Promise<Case>][] = [
   // --- keys and cosign
   [
@@ -732,6 +740,75 @@ const CASES: [string, ReasonCode, () => Promise<Case>][] = [
         e,
         p: policy({ threshold: 2, authorities: [keyless(), keyAuthority('release', key.pem)] }),
         opts: keylessOpts(),
+      };
+    },
+  ],
+  // --- documents two readers could read differently (cosign and sigstore-go use Go's encoding/json)
+  [
+    'validly signed statement with a second, case-variant subject list',
+    'ARTIFACT_AMBIGUOUS',
+    async () => {
+      const e = withRawReferrer((d) => {
+        const body = JSON.stringify(cosignStatement(d));
+        // modelgate would read `subject` (this model); Go reads the last case-insensitive match: `Subject`.
+        const payload = Buffer.from(
+          body.replace(/\}$/, `,"Subject":[{"digest":{"sha256":"${sha256('other').slice(7)}"}}]}`),
+        );
+        return json(dsseBundle(key, payload));
+      });
+      return { e, p: policy({ authorities: [keyAuthority('k', key.pem)] }) };
+    },
+  ],
+  [
+    'bundle with a duplicate dsseEnvelope (a valid one first, a forged one last)',
+    'ARTIFACT_AMBIGUOUS',
+    async () => {
+      const e = withRawReferrer((d) => {
+        const good = JSON.stringify(dsseBundle(key, cosignStatement(d)));
+        const forged = JSON.stringify(dsseBundle(otherKey, cosignStatement(d)).dsseEnvelope);
+        return Buffer.from(good.replace(/\}$/, `,"dsseEnvelope":${forged}}`));
+      });
+      return { e, p: policy({ authorities: [keyAuthority('k', key.pem)] }) };
+    },
+  ],
+  [
+    'legacy payload naming the image twice, in two cases',
+    'ARTIFACT_AMBIGUOUS',
+    async () => {
+      const repo = new MemoryRepo();
+      const a = artifact(repo, [repo.phantom('model.safetensors', 'w')]);
+      const payload = Buffer.from(
+        `{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"${a.digest}"},"Image":{"docker-manifest-digest":"${sha256('other')}"},"type":"cosign container image signature"},"optional":null}`,
+      );
+      const layer = repo.blob(payload, 'application/vnd.dev.cosign.simplesigning.v1+json', {
+        'dev.cosignproject.cosign/signature': nodeSign('sha256', payload, key.privateKey).toString('base64'),
+      });
+      const manifest = { schemaVersion: 2 as const, config: layer, layers: [layer] };
+      return {
+        e: evidence(repo, a),
+        p: policy({ authorities: [keyAuthority('k', key.pem)] }),
+        opts: { legacyTags: async () => ({ tag: 't.sig', digest: sha256('m'), manifest }) },
+      };
+    },
+  ],
+  [
+    'threshold 2: one valid signature, the second authority only in an ambiguous bundle',
+    'ARTIFACT_AMBIGUOUS',
+    async () => {
+      const repo = new MemoryRepo();
+      const a = artifact(repo, [repo.phantom('model.safetensors', 'weights')]);
+      const ok = attach(repo, a, [repo.blob(json(dsseBundle(key, cosignStatement(a.digest))), BUNDLE_V03)]);
+      const odd = JSON.stringify(dsseBundle(otherKey, cosignStatement(a.digest))).replace(
+        /^\{/,
+        `{"MediaType":"${BUNDLE_V03}",`,
+      );
+      const amb = attach(repo, a, [repo.blob(Buffer.from(odd), BUNDLE_V03)]);
+      return {
+        e: evidence(repo, a, [ok, amb]),
+        p: policy({
+          threshold: 2,
+          authorities: [keyAuthority('a', key.pem), keyAuthority('b', otherKey.pem)],
+        }),
       };
     },
   ],
