@@ -75,6 +75,13 @@ export function mergeKnownFields(...sets: KnownFields[]): KnownFields {
 export interface StrictJsonOptions {
   /** Fields that a consumer reads case-insensitively; any other spelling of one is refused. */
   readonly known?: KnownFields;
+  /**
+   * Fields whose value is a map with keys of the author's choosing (Go: `map[string]...` or
+   * `interface{}`), matched exactly by every consumer: `known` does not apply inside them, so an
+   * annotation named `Size` is not taken for the descriptor's `size`. Duplicates are still refused.
+   * Default: `FREE_FORM_FIELDS`.
+   */
+  readonly maps?: ReadonlySet<string>;
   /** Refuse numbers written with a fraction or an exponent (documents whose numbers are all integers). */
   readonly integersOnly?: boolean;
   /** Deepest nesting of arrays and objects (default 64). */
@@ -86,6 +93,19 @@ export interface StrictJsonOptions {
   /** What the top-level value must be (default `object`). */
   readonly topLevel?: 'object' | 'any';
 }
+
+/**
+ * Map-valued fields of the documents read strictly: OCI and in-toto `annotations`, image config
+ * `labels`, in-toto's `digest` set, SLSA's free-form parameters.
+ */
+export const FREE_FORM_FIELDS: ReadonlySet<string> = new Set([
+  'annotations',
+  'labels',
+  'Labels',
+  'digest',
+  'externalParameters',
+  'internalParameters',
+]);
 
 export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
@@ -225,11 +245,17 @@ class Reader {
   readonly #known: KnownFields | undefined;
   readonly #integersOnly: boolean;
   readonly #maxDepth: number;
+  readonly #maps: ReadonlySet<string>;
   #i = 0;
+  /** The last key read: the key of the value that follows it. */
+  #lastKey = '';
+  /** Stack depth at which a free-form map was entered (known fields are not checked inside), or -1. */
+  #free = -1;
 
   constructor(text: string, options: StrictJsonOptions) {
     this.#s = text;
     this.#known = options.known;
+    this.#maps = options.maps ?? FREE_FORM_FIELDS;
     this.#integersOnly = options.integersOnly === true;
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   }
@@ -249,16 +275,25 @@ class Reader {
           );
         this.#i++;
         this.#ws();
+        // A container that is the value of a map-valued field: keys inside are the author's. Set only
+        // when a frame is pushed, so that it ends exactly with that frame.
+        const free =
+          this.#free < 0 &&
+          stack.length > 0 &&
+          stack[stack.length - 1] !== undefined &&
+          this.#maps.has(this.#lastKey);
         if (c === 0x7b) {
           if (s.charCodeAt(this.#i) === 0x7d) this.#i++;
           else {
             const seen: string[] = [];
+            if (free) this.#free = stack.length;
             stack.push(seen);
             this.#key(stack, seen);
             continue;
           }
         } else if (s.charCodeAt(this.#i) === 0x5d) this.#i++;
         else {
+          if (free) this.#free = stack.length;
           stack.push(undefined);
           continue;
         }
@@ -296,6 +331,7 @@ class Reader {
           throw this.#syntax(top === undefined ? "expected ',' or ']'" : "expected ',' or '}'");
         this.#i++;
         stack.pop();
+        if (stack.length <= this.#free) this.#free = -1;
       }
     }
   }
@@ -320,7 +356,8 @@ class Reader {
     }
     if (Array.isArray(seen)) seen.push(folded);
     else seen.add(folded);
-    if (this.#known !== undefined) {
+    this.#lastKey = key;
+    if (this.#known !== undefined && this.#free < 0) {
       const spellings = this.#known.byFolded.get(withoutDelimiters(folded));
       if (spellings !== undefined && !spellings.has(key)) {
         throw new StrictJsonError(

@@ -245,3 +245,26 @@ describe('parseStrictJson agrees with JSON.parse', () => {
     );
   });
 });
+
+describe('map-valued fields (annotations, labels, digest sets) hold keys of the author', () => {
+  const known = { known: OCI_FIELDS };
+  it('an annotation named like a descriptor field is not a case variant of it', () => {
+    expect(refusal('{"layers":[],"annotations":{"Size":"7b","MediaType":"x"}}', known)).toBeUndefined();
+    expect(refusal('{"config":{"annotations":{"Digest":"x"}},"layers":[]}', known)).toBeUndefined();
+  });
+
+  it('the exemption ends with the map: a case variant after it, or beside an empty one, is refused', () => {
+    expectRefused('{"annotations":{"Size":"1"},"Layers":[]}', 'ARTIFACT_AMBIGUOUS', 'case-variant');
+    expectRefused('{"annotations":{},"Layers":[]}', 'ARTIFACT_AMBIGUOUS', 'case-variant');
+    expectRefused('{"annotations":[],"Layers":[]}', 'ARTIFACT_AMBIGUOUS', 'case-variant');
+    expectRefused('{"layers":[{"annotations":{"a":"b"},"Size":1}]}', 'ARTIFACT_AMBIGUOUS', 'case-variant');
+  });
+
+  it('only the exact field name opens a map (Go would match `Annotations` to the field, not a map)', () => {
+    expectRefused('{"Annotations":{"Size":"1"}}', 'ARTIFACT_AMBIGUOUS', 'case-variant');
+  });
+
+  it('duplicates inside a map are still refused', () => {
+    expectRefused('{"annotations":{"a":"1","a":"2"}}', 'ARTIFACT_AMBIGUOUS', 'duplicate-key');
+  });
+});
