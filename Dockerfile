@@ -34,4 +34,5 @@ COPY --chown=65532:65532 package.json ./
 USER 65532:65532
 EXPOSE 8443
 # The distroless image has node at /nodejs/bin/node and nothing on PATH to find it by name.
-ENTRYPOINT ["/nodejs/bin/node", "dist/cli/main.js", "serve"]
+# serve listens on loopback by default; in a container it must listen on the container's address.
+ENTRYPOINT ["/nodejs/bin/node", "dist/cli/main.js", "serve", "--host=0.0.0.0"]

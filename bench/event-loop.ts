@@ -59,6 +59,7 @@ async function main(): Promise<void> {
             // What a RegExp matcher backtracks on for minutes; the segment-greedy matcher is linear.
             match: { namespaces: [`*${'a*'.repeat(15)}b`, `${'?*'.repeat(40)}b`] },
             models: [`evil.example.com/${'*a'.repeat(120)}*b/**`, `*.evil.example.com/${'*?'.repeat(100)}b`],
+            signatures: { required: false },
             formats: { deny: ['pickle'] },
           },
         }),

@@ -28,6 +28,7 @@ function teamPolicy(i: number): CompiledPolicy {
       ...(i % 3 === 0
         ? { match: { namespaceSelector: { matchLabels: { tier: 'prod' } } } }
         : { match: { namespaces: ['ml-*', 'serving'] } }),
+      signatures: { required: false },
       formats: { deny: ['pickle'] },
     },
   });
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     apiVersion: 'modelgate.dev/v1alpha1',
     kind: 'ModelPolicy',
     metadata: { name: 'all', uid: 'uid-all', generation: 1 },
-    spec: { models: [`${HOST}/**`], formats: { deny: ['pickle'] } },
+    spec: { models: [`${HOST}/**`], signatures: { required: false }, formats: { deny: ['pickle'] } },
   });
   // Alternate, so that a slow spell of the machine does not land on one side only.
   const one: number[] = [];

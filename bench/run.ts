@@ -7,6 +7,7 @@
 //   burst         1,000 Pods naming the same 20 models on a cold webhook: requests, coalescing, RSS (burst.ts)
 //   registry-client  one reference, 1 MiB vs 2 GiB model: round trips, bytes read, wall time (registry-client.ts)
 //   cold          cold verification of one signed model with an ML-BOM: round trips, wall time (cold-verify.ts)
+//   cli           whole-process modelgate verify vs cosign verify, loopback and +40 ms per request (cli.ts)
 //   event-loop    worst event-loop delay under hostile inputs (globs, deep/large reviews, ML-BOM) (event-loop.ts)
 const BENCHES: Record<string, string> = {
   validate: './validate-bench.ts',
@@ -18,6 +19,7 @@ const BENCHES: Record<string, string> = {
   burst: './burst.ts',
   'registry-client': './registry-client.ts',
   'event-loop': './event-loop.ts',
+  cli: './cli.ts',
 };
 const name = process.argv[2] !== undefined && !process.argv[2].startsWith('-') ? process.argv[2] : 'validate';
 const module = BENCHES[name];

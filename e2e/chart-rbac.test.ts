@@ -6,6 +6,7 @@
 // refused before any registry call (DIGEST_REQUIRED, POLICY_INVALID, MODEL_UNGOVERNED).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REASON_FIX } from '../src/engine/reasons.ts';
 import type { RunningProcess } from '../test/support/process.ts';
 import { startCluster, type TestCluster } from './support/cluster.ts';
 import { helmTemplate } from './support/helm.ts';
@@ -35,6 +36,18 @@ function pod(name: string, models: string): KubeObject {
     metadata: { name, namespace: prodNs, annotations: { 'modelgate.dev/models': models } },
     spec: { containers: [{ name: 'main', image: 'registry.invalid/app@sha256:' + 'a'.repeat(64) }] },
   };
+}
+
+/** The Event of `reason` about the pod `name`, once the webhook has written it. */
+function findingEvent(reason: string, name: string) {
+  return until(`the ${reason} event of ${name}`, async () => {
+    const list = expectOk(
+      await cluster.client.get<{
+        items: { reason: string; type: string; regarding: { name: string }; note: string }[];
+      }>(`/apis/events.k8s.io/v1/namespaces/${prodNs}/events`),
+    );
+    return list.items.find((e) => e.reason === reason && e.regarding.name === name);
+  });
 }
 
 async function readyCondition(name: string) {
@@ -98,6 +111,7 @@ describe('serve --kubernetes with the chart RBAC', () => {
       await cluster.client.apply(
         policy(`${release}-good`, {
           models: ['registry.invalid/models/**'],
+          signatures: { required: false },
           match: { namespaceSelector: { matchLabels: { env: 'prod' } } },
         }),
       ),
@@ -105,7 +119,10 @@ describe('serve --kubernetes with the chart RBAC', () => {
     // Passes the CRD schema, fails modelgate's validation (a glob cannot be upper-case after the host).
     expectOk(
       await cluster.client.apply(
-        policy(`${release}-bad`, { models: ['registry.invalid/Other/**', 'registry.invalid/other/**'] }),
+        policy(`${release}-bad`, {
+          models: ['registry.invalid/Other/**', 'registry.invalid/other/**'],
+          signatures: { required: false },
+        }),
       ),
     );
     for (const n of ['good', 'bad']) cluster.deleteOnStop(policy(`${release}-${n}`, {}));
@@ -141,6 +158,11 @@ describe('serve --kubernetes with the chart RBAC', () => {
       return mine.length > 0 ? list.items : undefined;
     });
     expect(events.filter((e) => e.regarding.name === 'dry')).toEqual([]);
+    // The note leads with the code and the reference, with no doubled "modelgate refused" prefix.
+    const note = events.find((e) => e.reason === 'ModelRefused' && e.regarding.name === 'tagged')!.note;
+    expect(note.startsWith('DIGEST_REQUIRED registry.invalid/models/m:v1 (modelgate policy ')).toBe(true);
+    expect(note).not.toContain('modelgate refused');
+    expect(note).toContain(`Fix: ${REASON_FIX.DIGEST_REQUIRED}`);
   });
 
   it('takes a policy update without a restart: Warn admits with a warning to the client', async () => {
@@ -149,6 +171,7 @@ describe('serve --kubernetes with the chart RBAC', () => {
         policy(`${release}-good`, {
           mode: 'Warn',
           models: ['registry.invalid/models/**'],
+          signatures: { required: false },
           match: { namespaceSelector: { matchLabels: { env: 'prod' } } },
         }),
       ),
@@ -163,7 +186,41 @@ describe('serve --kubernetes with the chart RBAC', () => {
       );
       return r.ok ? r : undefined;
     });
-    expect(res.warnings.join('\n')).toContain('DIGEST_REQUIRED');
+    // The warning leads with the code and the reference and keeps the whole fix.
+    const warning = res.warnings.find((w) => w.startsWith('DIGEST_REQUIRED registry.invalid/models/m:v1 '));
+    expect(warning).toContain(`(modelgate policy ${release}-good`);
+    expect(warning!.endsWith(`Fix: ${REASON_FIX.DIGEST_REQUIRED}`)).toBe(true);
+    const name = (res.body as KubeObject).metadata.name ?? '';
+    const event = await findingEvent('ModelWarned', name);
+    expect(event.type).toBe('Warning');
+    expect(event.note.startsWith('DIGEST_REQUIRED registry.invalid/models/m:v1 (modelgate policy ')).toBe(
+      true,
+    );
+  });
+
+  it('Audit admits without a warning and records a ModelAudited Event with the code and reference', async () => {
+    expectOk(
+      await cluster.client.apply(
+        policy(`${release}-good`, {
+          mode: 'Audit',
+          models: ['registry.invalid/models/**'],
+          signatures: { required: false },
+          match: { namespaceSelector: { matchLabels: { env: 'prod' } } },
+        }),
+      ),
+    );
+    const res = await until('the Audit policy to apply', async () => {
+      const r = await cluster.client.create(
+        pod(`audited-${randomBytes(2).toString('hex')}`, 'registry.invalid/models/m:v1'),
+      );
+      return r.ok && r.warnings.length === 0 ? r : undefined;
+    });
+    const event = await findingEvent('ModelAudited', (res.body as KubeObject).metadata.name ?? '');
+    expect(event.type).toBe('Normal');
+    expect(event.note.startsWith('DIGEST_REQUIRED registry.invalid/models/m:v1 (modelgate policy ')).toBe(
+      true,
+    );
+    expect(event.note).toContain(`Fix: ${REASON_FIX.DIGEST_REQUIRED}`);
   });
 
   it('accepts the rendered chart (helm template) by server-side apply, every object', async () => {

@@ -9,7 +9,7 @@ import type { RunningProcess } from '../test/support/process.ts';
 import { startRegistry, type TestRegistry } from '../test/support/registries.ts';
 import { weights } from '../test/support/signed-models.ts';
 import { startCluster, type TestCluster } from './support/cluster.ts';
-import { expectOk, type KubeObject, refusalMessage } from './support/kube-client.ts';
+import { expectOk, type KubeObject, refusalCauses, refusalMessage } from './support/kube-client.ts';
 import { installAndServe, modelPolicy, POLICIES, until } from './support/modelgate.ts';
 
 let cluster: TestCluster;
@@ -150,6 +150,15 @@ describe('models verified at admission by the real API server', () => {
     expect(msg).toContain("metadata.annotations['modelgate.dev/models']");
     expect(msg).toContain(`policy ${policyName}`);
     expect(msg).toContain(unsigned);
+    // The codes on the wire: the API server passes modelgate's StatusCauses on to the client.
+    expect(refusalCauses(res)).toEqual([
+      {
+        reason: 'SIGNATURE_MISSING',
+        field: "metadata.annotations['modelgate.dev/models']",
+        message: expect.stringContaining(`${unsigned} (modelgate policy ${policyName}): `),
+      },
+    ]);
+    expect(refusalCauses(res)[0]?.message).toContain('. Fix: ');
   });
 
   it('admits a Pod mounting a signed model as an image volume, refuses an unsigned one', async () => {
@@ -167,6 +176,9 @@ describe('models verified at admission by the real API server', () => {
     expect(msg).toContain('Deployment');
     expect(msg).toContain('spec.template.spec.volumes[0].image.reference');
     expect(msg).toContain('SIGNATURE_MISSING');
+    expect(refusalCauses(res).map((c) => [c.reason, c.field])).toEqual([
+      ['SIGNATURE_MISSING', 'spec.template.spec.volumes[0].image.reference'],
+    ]);
   });
 
   it('refuses a CronJob whose job pulls an unsigned model with oci:// in its args', async () => {

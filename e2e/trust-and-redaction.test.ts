@@ -1,9 +1,11 @@
 // Issue 16 on the real control plane: a key rotated in the Secret a ModelPolicy names (same policy, same
 // uid, same generation) stops admitting models signed with the old key, and a URL secret planted in a
 // registry's bearer realm reaches neither the API server's refusal, nor the ModelRefused Event, nor the
-// webhook's logs.
+// webhook's logs. Issue 15: a policy whose key Secret is missing, or in a namespace modelgate may not read,
+// shows Ready=False with reason TRUST_UNAVAILABLE, and Ready=True once the Secret is created.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTHORITIES_REQUIRED_MESSAGE, SIGNATURES_ABSENT_MESSAGE } from '../src/policy/schema.ts';
 import { Cosign } from '../test/integration/verify/signers.ts';
 import { type FakeServer, startFakeServer } from '../test/support/fake-server.ts';
 import { Oras } from '../test/support/oras.ts';
@@ -12,7 +14,7 @@ import { startRegistry, type TestRegistry } from '../test/support/registries.ts'
 import { weights } from '../test/support/signed-models.ts';
 import { startCluster, type TestCluster } from './support/cluster.ts';
 import { expectOk, type KubeObject, refusalMessage } from './support/kube-client.ts';
-import { installAndServe, modelPolicy, until } from './support/modelgate.ts';
+import { installAndServe, modelPolicy, POLICIES, until } from './support/modelgate.ts';
 
 let cluster: TestCluster;
 let registry: TestRegistry;
@@ -96,7 +98,7 @@ beforeAll(async () => {
         },
       },
     ],
-    [`${release}-realm`, { models: [`${fake.host}/**`] }],
+    [`${release}-realm`, { models: [`${fake.host}/**`], signatures: { required: false } }],
   ] as const) {
     expectOk(await cluster.client.apply(modelPolicy(name, spec)));
     cluster.deleteOnStop(modelPolicy(name, {}));
@@ -160,4 +162,103 @@ describe('trust keyed by the material it was read from (real API server)', () =>
       expect(text).not.toContain('X-Amz-Signature');
     }
   }, 120_000);
+});
+
+describe('trust problems on the policy status (real API server)', () => {
+  interface Ready {
+    status: string;
+    reason: string;
+    message: string;
+  }
+  const ready = async (name: string): Promise<Ready | undefined> => {
+    const res = await cluster.client.get<{ status?: { conditions?: (Ready & { type: string })[] } }>(
+      `${POLICIES}/${name}`,
+    );
+    return res.ok ? res.body.status?.conditions?.find((c) => c.type === 'Ready') : undefined;
+  };
+  const keyedBy = (secretRef: { namespace: string; name: string; key: string }) => ({
+    models: [`${registry.host}/late/**`],
+    signatures: { authorities: [{ name: 'late', key: { secretRef } }] },
+  });
+
+  it('the CRD refuses a policy that does not say what signatures it requires, in the words of policy lint', async () => {
+    const silent = await cluster.client.create(
+      modelPolicy(uniq(`${release}-silent`), { models: ['r.example/**'] }),
+      {
+        dryRun: true,
+      },
+    );
+    expect(silent.status).toBe(422);
+    expect(JSON.stringify(silent.body)).toContain(JSON.stringify(SIGNATURES_ABSENT_MESSAGE).slice(1, -1));
+    expect(JSON.stringify(silent.body)).toContain('spec.signatures');
+    const bare = await cluster.client.create(
+      modelPolicy(uniq(`${release}-bare`), { models: ['r.example/**'], signatures: {} }),
+      { dryRun: true },
+    );
+    expect(bare.status).toBe(422);
+    expect(JSON.stringify(bare.body)).toContain(JSON.stringify(AUTHORITIES_REQUIRED_MESSAGE).slice(1, -1));
+    const explicit = await cluster.client.create(
+      modelPolicy(uniq(`${release}-explicit`), { models: ['r.example/**'], signatures: { required: false } }),
+      { dryRun: true },
+    );
+    expect(explicit.status).toBe(201);
+  });
+
+  it('a missing key Secret: Ready=False TRUST_UNAVAILABLE at once, Ready=True once it is created', async () => {
+    const name = `${release}-missing-key`;
+    const secretRef = { namespace: systemNs, name: uniq('late-key'), key: 'cosign.pub' };
+    expectOk(await cluster.client.apply(modelPolicy(name, keyedBy(secretRef))));
+    cluster.deleteOnStop(modelPolicy(name, {}));
+    const down = await until(
+      'Ready=False TRUST_UNAVAILABLE',
+      async () => {
+        const c = await ready(name);
+        return c?.reason === 'TRUST_UNAVAILABLE' ? c : undefined;
+      },
+      20_000,
+      () => webhook.logs(),
+    );
+    expect(down.status).toBe('False');
+    expect(down.message).toContain(`secret ${secretRef.namespace}/${secretRef.name} not found`);
+    expect(down.message).toContain(`create Secret ${secretRef.namespace}/${secretRef.name}`);
+
+    expectOk(
+      await cluster.client.apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: secretRef.name, namespace: secretRef.namespace },
+        data: { 'cosign.pub': b64(releasePem) },
+      } as KubeObject),
+      'create the key Secret',
+    );
+    const up = await until(
+      'Ready=True after the Secret is created',
+      async () => {
+        const c = await ready(name);
+        return c?.status === 'True' ? c : undefined;
+      },
+      30_000,
+      () => webhook.logs(),
+    );
+    expect(up.reason).toBe('Valid');
+  }, 60_000);
+
+  it('a key Secret in a namespace the chart grants no access to: Ready=False, the fix names secretAccess', async () => {
+    const name = `${release}-unreadable-key`;
+    expectOk(
+      await cluster.client.apply(modelPolicy(name, keyedBy({ namespace: ns, name: 'k', key: 'cosign.pub' }))),
+    );
+    cluster.deleteOnStop(modelPolicy(name, {}));
+    const down = await until(
+      'Ready=False TRUST_UNAVAILABLE',
+      async () => {
+        const c = await ready(name);
+        return c?.reason === 'TRUST_UNAVAILABLE' ? c : undefined;
+      },
+      20_000,
+      () => webhook.logs(),
+    );
+    expect(down.status).toBe('False');
+    expect(down.message).toContain(`secretAccess.namespaces`);
+  }, 30_000);
 });

@@ -26,11 +26,16 @@ case "$task" in
     exec biome check . ;;
   build)
     rm -rf dist
-    exec tsc -p tsconfig.build.json ;;
+    tsc -p tsconfig.build.json
+    # The CLI as pipelines run it: one entry file and its chunks, no node_modules needed beside it.
+    exec node scripts/bundle-cli.ts dist/bundle ;;
   bench)
     exec node bench/run.ts "$@" ;;
   modelgate)
-    exec node src/cli/main.ts "$@" ;;
+    # `npm run` starts scripts in the package root; relative paths in the arguments (--policy-file
+    # my-policy.yaml) mean the directory the user typed the command in, which npm passes as INIT_CWD.
+    cd "${INIT_CWD:-$MODELGATE_ROOT}"
+    exec node "$MODELGATE_ROOT/src/cli/main.ts" "$@" ;;
   exec)
     exec "$@" ;;
   *)

@@ -40,6 +40,11 @@ export interface KubernetesConfig {
   /** Record an Event on each refusal. */
   readonly events: boolean;
   readonly tls?: SelfManagedTlsConfig;
+  /**
+   * `--webhook-config`: the ValidatingWebhookConfiguration whose webhooks get modelgate's matchCondition,
+   * kept in step with the ModelPolicies (and whose caBundle --tls-self-manage sets).
+   */
+  readonly webhookConfiguration?: string;
 }
 
 export interface ServeConfig {
@@ -88,7 +93,9 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULTS = Object.freeze({
-  host: '0.0.0.0',
+  // Loopback: a webhook started on a laptop is not reachable from the network. The chart and the image
+  // pass --host=0.0.0.0, since the API server reaches a pod at its own address.
+  host: '127.0.0.1',
   port: 8443,
   unmatched: 'deny' as UnmatchedAction,
   deadlineMs: 8_000,
@@ -350,10 +357,7 @@ const KUBERNETES_ONLY: readonly (readonly [keyof KubernetesFlags, string])[] = [
   ['tlsSan', '--tls-san'],
 ];
 
-const SELF_MANAGE_ONLY: readonly (readonly [keyof KubernetesFlags, string])[] = [
-  ['webhookConfig', '--webhook-config'],
-  ['tlsSan', '--tls-san'],
-];
+const SELF_MANAGE_ONLY: readonly (readonly [keyof KubernetesFlags, string])[] = [['tlsSan', '--tls-san']];
 
 function given(v: unknown): boolean {
   return v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
@@ -426,5 +430,8 @@ export function kubernetesConfig(
     podPullSecrets: flags.podPullSecrets === true,
     events: flags.events !== false,
     ...(tls !== undefined ? { tls } : {}),
+    ...(flags.webhookConfig !== undefined
+      ? { webhookConfiguration: checkName('--webhook-config', flags.webhookConfig, DNS_SUBDOMAIN, 253) }
+      : {}),
   });
 }

@@ -76,6 +76,13 @@ export function expectOk<T>(res: KubeResponse<T>, what = 'request'): T {
   return res.body;
 }
 
+/** The `details.causes` of a refused request, as the API server passed modelgate's on. */
+export function refusalCauses(res: KubeResponse): { reason?: string; field?: string; message?: string }[] {
+  if (res.ok) return [];
+  const details = (res.body as KubeStatus | undefined)?.details as { causes?: unknown } | undefined;
+  return Array.isArray(details?.causes) ? (details.causes as { reason?: string }[]) : [];
+}
+
 /** The message of a refused request (`Status.message`), or '' when it was not refused. */
 export function refusalMessage(res: KubeResponse): string {
   return res.ok ? '' : ((res.body as KubeStatus | undefined)?.message ?? '');

@@ -3,6 +3,7 @@
  * the HTTP layer only adapts. Parsing never throws, whatever the body.
  */
 import type { Decision } from '../engine/decision.ts';
+import { withFix } from '../engine/message.ts';
 import { REASON_FIX, type ReasonCode } from '../engine/reasons.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -316,9 +317,49 @@ export interface AdmissionReviewResponse {
   readonly response: {
     readonly uid: string;
     readonly allowed: boolean;
-    readonly status?: { readonly code: number; readonly message: string; readonly reason?: string };
+    readonly status?: {
+      readonly code: number;
+      readonly message: string;
+      readonly reason?: string;
+      readonly details?: { readonly causes: readonly StatusCause[] };
+    };
     readonly warnings?: readonly string[];
   };
+}
+
+/**
+ * One finding of a denial, as Kubernetes' own `metav1.StatusCause`: `reason` is the reason code, `field`
+ * the field path, `message` the reference, policy and fix. The API server passes `status.details` of a
+ * webhook's denial on to the client, so pipelines read codes per reference instead of parsing text.
+ */
+export interface StatusCause {
+  readonly reason: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Causes listed at most (the message lists every finding); each cause's message at most this long. */
+export const MAX_CAUSES = 64;
+export const MAX_CAUSE_MESSAGE_CHARS = 1024;
+
+/** The causes of a denial: its Enforce findings, in order, deduplicated. */
+export function statusCauses(decision: Decision): StatusCause[] {
+  const out: StatusCause[] = [];
+  const seen = new Set<string>();
+  for (const f of decision.findings) {
+    if (f.mode !== 'Enforce') continue;
+    const who = f.policy ? `modelgate policy ${f.policy}` : 'modelgate, no policy';
+    const message = truncateChars(
+      `${f.reference} (${who}): ${withFix(f.message, f.fix)}`,
+      MAX_CAUSE_MESSAGE_CHARS,
+    );
+    const key = `${f.code}\0${f.fieldPath}\0${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ reason: f.code, field: f.fieldPath, message });
+    if (out.length === MAX_CAUSES) break;
+  }
+  return out;
 }
 
 // metav1.StatusReason for the codes a denial uses.
@@ -338,7 +379,7 @@ export function admissionResponse(uid: string, decision: Decision): AdmissionRev
   const response: {
     uid: string;
     allowed: boolean;
-    status?: { code: number; message: string; reason?: string };
+    status?: AdmissionReviewResponse['response']['status'];
     warnings?: readonly string[];
   } = { uid, allowed: decision.allowed };
   if (!decision.allowed) {
@@ -350,7 +391,13 @@ export function admissionResponse(uid: string, decision: Decision): AdmissionRev
       MAX_MESSAGE_CHARS,
     );
     const reason = STATUS_REASONS[code];
-    response.status = reason === undefined ? { code, message } : { code, message, reason };
+    const causes = statusCauses(decision);
+    response.status = {
+      code,
+      message,
+      ...(reason === undefined ? {} : { reason }),
+      ...(causes.length > 0 ? { details: { causes } } : {}),
+    };
   }
   if (warnings.length > 0) response.warnings = warnings;
   return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
@@ -425,11 +472,13 @@ function truncateChars(s: string, max: number): string {
 
 /** A denial the server makes itself (no engine finding behind it), e.g. for an unreadable request. */
 export function serverDenial(code: ReasonCode, status: number, detail: string): Decision {
+  const fix = REASON_FIX[code];
   return {
     allowed: false,
     status,
-    message: `${code}: ${detail}. Fix: ${REASON_FIX[code]}`,
+    message: `${code}: ${withFix(detail, fix)}`,
     warnings: [],
-    findings: [],
+    // About the request as a whole, like the engine's own REQUEST_INVALID: no reference, no policy.
+    findings: [{ code, fieldPath: 'request', reference: '-', mode: 'Enforce', message: detail, fix }],
   };
 }

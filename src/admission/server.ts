@@ -14,20 +14,14 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { LISTENER_DEFAULTS, type ListenerLimits } from '../config.ts';
 import type { Decision } from '../engine/decision.ts';
+import { DecodeFailure, ReviewDecoder } from './decoder.ts';
 import {
   type AdmissionMetrics,
-  type AdmissionResult,
+  admissionResult,
   createAdmissionMetrics,
   observeAdmission,
 } from './metrics.ts';
-import {
-  type AdmissionRequest,
-  admissionResponse,
-  checkJsonDepth,
-  parseAdmissionReview,
-  type ReviewParse,
-  serverDenial,
-} from './review.ts';
+import { type AdmissionRequest, admissionResponse, type ReviewParse, serverDenial } from './review.ts';
 import { generateSelfSignedCert, LOOPBACK_DNS_NAMES, LOOPBACK_IPS } from './tls.ts';
 
 export interface AdmissionTlsOptions {
@@ -85,15 +79,6 @@ const CLOSE_GRACE_MS = 5_000;
 const MIN_DRAIN_BYTES = 16 * 1024 * 1024;
 
 /** A body over the JSON budgets: answered like an invalid AdmissionReview (with its uid when known). */
-class JsonBudgetError extends Error {
-  readonly refusal: Extract<ReviewParse, { ok: false }>;
-
-  constructor(refusal: Extract<ReviewParse, { ok: false }>) {
-    super(refusal.error);
-    this.refusal = refusal;
-  }
-}
-
 class HttpError extends Error {
   override name = 'HttpError';
   readonly status: number;
@@ -115,8 +100,10 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     throw new Error(`requestTimeoutMs must be a positive number (got ${requestTimeoutMs})`);
   }
   const tls = loadInitialTls(opts.tls, log);
+  const decoder = new ReviewDecoder({ maxBodyBytes: opts.maxBodyBytes });
   const ctx: ValidateContext = {
     decide: opts.decide,
+    decoder,
     maxBodyBytes: opts.maxBodyBytes,
     requestTimeoutMs,
     logger: log,
@@ -224,7 +211,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
       force.unref();
       server.close(() => {
         clearTimeout(force);
-        resolve();
+        decoder.close().then(resolve, resolve);
       });
       server.closeIdleConnections();
     });
@@ -235,6 +222,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
 
 interface ValidateContext {
   readonly decide: AdmissionServerOptions['decide'];
+  readonly decoder: ReviewDecoder;
   readonly maxBodyBytes: number;
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
@@ -258,17 +246,22 @@ async function handleValidate(
   let parsed: ReviewParse;
   try {
     checkContentType(req.headers['content-type'], req.headers['content-encoding']);
-    parsed = parseAdmissionReview(await readJsonBody(req, ctx.maxBodyBytes));
+    const decoded = await ctx.decoder.decode(await readBody(req, ctx.maxBodyBytes));
+    if (decoded.kind === 'http-error') throw new HttpError(decoded.status, decoded.message);
+    parsed = decoded.parse;
   } catch (err) {
-    if (err instanceof JsonBudgetError) {
-      parsed = err.refusal;
-    } else {
-      if (!(err instanceof HttpError)) throw err;
-      ctx.logger.warn({ status: err.status, error: err.message }, 'admission request refused');
-      sendJson(res, err.status, { error: err.message });
-      observeAdmission(ctx.metrics, 'error', (performance.now() - started) / 1000);
-      return;
-    }
+    // A failed decode worker is ours, not the request's: 500, which the API server counts as a
+    // webhook failure (fail closed under failurePolicy Fail).
+    const e = err instanceof DecodeFailure ? new HttpError(500, err.message) : err;
+    if (!(e instanceof HttpError)) throw e;
+    (e.status >= 500 ? ctx.logger.error : ctx.logger.warn).call(
+      ctx.logger,
+      { status: e.status, error: e.message },
+      'admission request refused',
+    );
+    sendJson(res, e.status, { error: e.message });
+    observeAdmission(ctx.metrics, 'error', (performance.now() - started) / 1000);
+    return;
   }
 
   if (!parsed.ok) {
@@ -293,15 +286,8 @@ async function handleValidate(
   const decision = outcome.decision;
   sendJson(res, 200, admissionResponse(request.uid, decision));
   const elapsedMs = performance.now() - started;
-  const result: AdmissionResult =
-    outcome.error !== undefined
-      ? 'error'
-      : !decision.allowed
-        ? 'denied'
-        : decision.warnings.length > 0
-          ? 'warned'
-          : 'allowed';
-  observeAdmission(ctx.metrics, result, elapsedMs / 1000);
+  const result = admissionResult(decision, outcome.error !== undefined);
+  observeAdmission(ctx.metrics, result, elapsedMs / 1000, decision);
   const entry = {
     uid: request.uid,
     kind: request.kind.kind,
@@ -409,8 +395,8 @@ function checkContentType(contentType: string | undefined, contentEncoding: stri
   }
 }
 
-/** Reads at most `limit` bytes of body and parses them as JSON. */
-function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+/** Reads at most `limit` bytes of body. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => {
     discardBody(req, Math.max(limit, MIN_DRAIN_BYTES));
     return new HttpError(413, `request body larger than the limit of ${limit} bytes (--max-body-bytes)`);
@@ -436,23 +422,7 @@ function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
     };
     const onEnd = () => {
       cleanup();
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      // Before JSON.parse, which takes seconds over deep nesting: refused as REQUEST_INVALID.
-      const budget = checkJsonDepth(body);
-      if (!budget.ok) {
-        reject(new JsonBudgetError(budget));
-        return;
-      }
-      const text = body.toString('utf8');
-      if (text.trim().length === 0) {
-        reject(new HttpError(400, 'request body is empty: send an AdmissionReview'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
-      } catch (err) {
-        reject(new HttpError(400, `malformed JSON: ${(err as Error).message}`));
-      }
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
       cleanup();

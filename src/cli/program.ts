@@ -4,12 +4,11 @@
  * (docs/cli.md): change them only on purpose.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../config.ts';
+import { ConfigError, DEFAULTS } from '../config.ts';
 import { EXIT, UsageError } from './io.ts';
-import { lintCommand } from './lint.ts';
-import { reviewCommand } from './review.ts';
-import { serveCommand } from './serve.ts';
-import { verifyCommand } from './verify.ts';
+
+// Each command is imported when it runs, not before: `verify` in a pipeline does not load the server,
+// express, pino or prom-client, and `--version` loads nothing but commander (docs/performance.md).
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -32,7 +31,7 @@ export function buildProgram(): Command {
     .command('serve')
     .description('run the admission webhook (HTTPS)')
     .option('--policy-file <file>', 'ModelPolicy YAML (repeatable)', collect)
-    .option('--host <host>', 'address to listen on', '0.0.0.0')
+    .option('--host <host>', 'address to listen on (0.0.0.0: every IPv4 address)', DEFAULTS.host)
     .option('--port <n>', 'port to listen on', '8443')
     .option('--tls-cert <file>', 'serving certificate (PEM); a self-signed one is generated when absent')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
@@ -70,7 +69,10 @@ export function buildProgram(): Command {
       'keep a CA and serving certificate in a Secret, and the webhook caBundle in step; rotated before expiry',
     )
     .option('--tls-secret <name>', 'Secret of --tls-self-manage', 'modelgate-tls')
-    .option('--webhook-config <name>', 'ValidatingWebhookConfiguration whose caBundle --tls-self-manage sets')
+    .option(
+      '--webhook-config <name>',
+      'ValidatingWebhookConfiguration whose matchConditions modelgate keeps in step with the policies (and whose caBundle --tls-self-manage sets)',
+    )
     .option('--service <name>', 'Service the API server calls, named in the certificate', 'modelgate')
     .option('--tls-san <name|ip>', 'extra DNS name or IP address for the certificate (repeatable)', collect)
     .option('--cache-max-entries <n>', 'verified decisions kept (and tag resolutions); LRU', '10000')
@@ -94,6 +96,7 @@ export function buildProgram(): Command {
       String(64 * 1024 * 1024),
     )
     .action(async (flags) => {
+      const { serveCommand } = await import('./serve.ts');
       await serveCommand(flags);
     });
 
@@ -116,6 +119,7 @@ export function buildProgram(): Command {
     .option('--registry-config <file>', 'docker config.json with registry credentials')
     .option('--deadline-ms <ms>', 'verification deadline', '8000')
     .action(async (flags) => {
+      const { reviewCommand } = await import('./review.ts');
       process.exitCode = await reviewCommand(flags);
     });
 
@@ -141,6 +145,7 @@ export function buildProgram(): Command {
     .option('--deadline-ms <ms>', 'verification deadline', '30000')
     .option('--json', 'print the verdict as JSON')
     .action(async (reference: string, flags) => {
+      const { verifyCommand } = await import('./verify.ts');
       process.exitCode = await verifyCommand(reference, flags);
     });
 
@@ -150,7 +155,8 @@ export function buildProgram(): Command {
     .description('validate ModelPolicy files; every error with its path')
     .argument('<files...>', 'ModelPolicy YAML files')
     .option('--json', 'print the errors as JSON')
-    .action((files: string[], flags: { json?: boolean }) => {
+    .action(async (files: string[], flags: { json?: boolean }) => {
+      const { lintCommand } = await import('./lint.ts');
       process.exitCode = lintCommand(files, flags);
     });
 

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { startAdmissionServer } from '../admission/server.ts';
 import { type ServeConfig, type ServeFlags, serveConfig } from '../config.ts';
 import { Engine, type ModelVerifier, type PolicySnapshot } from '../engine/engine.ts';
-import { createRegistryMetrics } from '../engine/metrics.ts';
+import { createRegistryMetrics, createVerificationMetrics } from '../engine/metrics.ts';
 import { warmUpCycloneDxValidator } from '../evidence/mlbom/index.ts';
 import type { Cluster, ClusterOptions } from '../kube/cluster.ts';
 import { RegistryClient } from '../oci/client.ts';
@@ -14,7 +14,7 @@ import { credentialsFromDockerConfig, type StaticCredentialStore } from '../oci/
 import { publicGoodTrustedRoot } from '../verify/trust.ts';
 import { UsageError } from './io.ts';
 import { formatPolicyErrors, loadPolicyFiles } from './policies.ts';
-import { serveVerificationOptions, verificationPipeline, verifierFrom } from './setup.ts';
+import { type VerificationOptions, verificationPipeline, verifierFrom } from './setup.ts';
 
 const POLICY_POLL_MS = 5_000;
 
@@ -182,6 +182,7 @@ async function serveCluster(
     podPullSecrets: kube.podPullSecrets,
     events: kube.events,
     ...(kube.tls !== undefined ? { tls: kube.tls } : {}),
+    ...(kube.webhookConfiguration !== undefined ? { webhookConfiguration: kube.webhookConfiguration } : {}),
     logger,
     ...fallbackCredentials(config),
   });
@@ -317,23 +318,51 @@ function clusterVerifier(
   cluster: Cluster,
 ): { verifier: ModelVerifier; close(): Promise<void> } {
   const options = serveVerificationOptions(config, metrics, logger);
-  const registryMetrics = createRegistryMetrics(metrics);
+  const registryMetrics = options.metrics?.registry;
   const client = new RegistryClient({
     insecureRegistries: config.insecureRegistries,
     allowedRedirectHosts: config.allowedRedirectHosts,
     credentials: cluster.credentials,
     userAgent: 'modelgate/0.1.0',
     onRequest: (e) => {
-      registryMetrics.observe(e);
+      registryMetrics?.observe(e);
       options.onRequest?.(e);
     },
   });
   const { verifier: caching, signatures } = verificationPipeline(
     client,
     { trustedRoots: cluster.objects, secrets: cluster.objects, readFiles: false },
-    { ...options, metrics },
+    options,
   );
   cluster.onTrustChange((contentKey) => signatures.trust.invalidate(contentKey));
+  cluster.watchTrust(signatures.trust);
   // Pull secrets are read outside the decision cache: a cached verdict costs no Secret read.
   return { verifier: cluster.verifier(caching), close: () => client.close() };
+}
+
+/** What `serve` configures: caches and limits from its flags, metrics beside the admission metrics, trace logs. */
+export function serveVerificationOptions(
+  config: ServeConfig,
+  metrics: Registry,
+  logger: pino.Logger,
+): VerificationOptions {
+  const v = config.verification;
+  return {
+    cache: {
+      maxEntries: v.cacheMaxEntries,
+      ttlMs: v.cacheTtlMs,
+      negativeMaxEntries: v.negativeCacheMaxEntries,
+      negativeTtlMs: v.negativeCacheTtlMs,
+      tagMaxEntries: v.cacheMaxEntries,
+      tagTtlMs: v.tagCacheTtlMs,
+    },
+    // A verification outlives no admission by more than the deadline.
+    limits: { perRegistry: v.registryConcurrency, workTimeoutMs: config.deadlineMs },
+    metrics: { registry: createRegistryMetrics(metrics), verification: createVerificationMetrics(metrics) },
+    formats: { verifiedBlobBytes: v.formatWholeBlobBytes, budgetBytes: v.formatReadBudgetBytes },
+    // The event carries no header: credentials and tokens cannot reach the log through it.
+    onRequest: (e) => {
+      if (logger.isLevelEnabled('trace')) logger.trace({ registryRequest: e }, 'registry request');
+    },
+  };
 }

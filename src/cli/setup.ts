@@ -1,17 +1,15 @@
 import { readFileSync } from 'node:fs';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import {
   parseInsecureRegistry,
   parseNamespaceLabels,
   parsePositiveInt,
   parseRedirectHost,
   parseUnmatched,
-  type ServeConfig,
 } from '../config.ts';
 import { type CacheSettings, CachingVerifier, type LimitSettings } from '../engine/caching-verifier.ts';
 import { Engine, type ModelVerifier } from '../engine/engine.ts';
-import { createRegistryMetrics, createVerificationMetrics } from '../engine/metrics.ts';
+// Types only: prom-client is loaded by `serve`, never by `verify` or `review` (CLI start-up).
+import type { RegistryMetrics, VerificationMetrics } from '../engine/metrics.ts';
 import { RegistryVerifier } from '../engine/registry-verifier.ts';
 import {
   checkFormats,
@@ -49,39 +47,12 @@ export interface RegistryFlags {
 export interface VerificationOptions {
   readonly cache?: Partial<CacheSettings>;
   readonly limits?: Partial<LimitSettings>;
-  /** Verification, cache and registry metrics are registered here (the admission metrics' registry). */
-  readonly metrics?: Registry;
+  /** Verification, cache and registry metrics (made by `serve` in the admission metrics' registry). */
+  readonly metrics?: { readonly registry?: RegistryMetrics; readonly verification?: VerificationMetrics };
   /** Each registry round trip (host, method, path, status, time, bytes: never headers). */
   readonly onRequest?: (e: RequestEvent) => void;
   /** Whole-read bound and read budget of the format check. */
   readonly formats?: FormatCheckOptions;
-}
-
-/** What `serve` configures: caches and limits from its flags, metrics beside the admission metrics, trace logs. */
-export function serveVerificationOptions(
-  config: ServeConfig,
-  metrics: Registry,
-  logger: Logger,
-): VerificationOptions {
-  const v = config.verification;
-  return {
-    cache: {
-      maxEntries: v.cacheMaxEntries,
-      ttlMs: v.cacheTtlMs,
-      negativeMaxEntries: v.negativeCacheMaxEntries,
-      negativeTtlMs: v.negativeCacheTtlMs,
-      tagMaxEntries: v.cacheMaxEntries,
-      tagTtlMs: v.tagCacheTtlMs,
-    },
-    // A verification outlives no admission by more than the deadline.
-    limits: { perRegistry: v.registryConcurrency, workTimeoutMs: config.deadlineMs },
-    metrics,
-    formats: { verifiedBlobBytes: v.formatWholeBlobBytes, budgetBytes: v.formatReadBudgetBytes },
-    // The event carries no header: credentials and tokens cannot reach the log through it.
-    onRequest: (e) => {
-      if (logger.isLevelEnabled('trace')) logger.trace({ registryRequest: e }, 'registry request');
-    },
-  };
 }
 
 /** The registry client every command uses: TLS unless a registry is named insecure; credentials from a docker config. */
@@ -126,7 +97,7 @@ export function verifierFrom(
   flags: RegistryFlags,
   opts: VerificationOptions = {},
 ): { verifier: CachingVerifier; signatures: SignatureVerifier; close(): Promise<void> } {
-  const registryMetrics = opts.metrics ? createRegistryMetrics(opts.metrics) : undefined;
+  const registryMetrics = opts.metrics?.registry;
   const onRequest =
     registryMetrics || opts.onRequest
       ? (e: RequestEvent) => {
@@ -173,7 +144,7 @@ export function verificationPipeline(
       (await client.resolve(ref.registry, ref.repository, ref.tag ?? 'latest', signal)).digest,
     ...(opts.cache ? { cache: opts.cache } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
-    ...(opts.metrics ? { metrics: createVerificationMetrics(opts.metrics) } : {}),
+    ...(opts.metrics?.verification ? { metrics: opts.metrics.verification } : {}),
   });
   return { verifier, signatures };
 }

@@ -10,6 +10,7 @@ import { Coalescer } from './coalesce.ts';
 import type { CheckFailure, CheckOutcome, ModelVerifier } from './engine.ts';
 import { KeyedLimiter, QueueFullError } from './limiter.ts';
 import { type EvictionReason, TtlLru } from './lru.ts';
+import { clause } from './message.ts';
 import type { CacheName, VerificationMetrics } from './metrics.ts';
 import type { ReasonCode } from './reasons.ts';
 import { registryFailure } from './registry-verifier.ts';
@@ -116,6 +117,7 @@ export class CachingVerifier implements ModelVerifier {
   readonly #metrics: VerificationMetrics | undefined;
   readonly #now: () => number;
   readonly #decisions: TtlLru<string, CheckOutcome>;
+  /** The refusal as it is served from the cache: each failure says so, and when it is checked again. */
   readonly #refusals: TtlLru<string, CheckOutcome>;
   readonly #tags: TtlLru<string, string>;
   readonly #verifications = new Coalescer<CheckOutcome>({ whenAbandoned: 'finish' });
@@ -141,7 +143,11 @@ export class CachingVerifier implements ModelVerifier {
         },
       });
     this.#decisions = lru('decision', this.#settings.maxEntries, this.#settings.ttlMs);
-    this.#refusals = lru('negative', this.#settings.negativeMaxEntries, this.#settings.negativeTtlMs);
+    this.#refusals = lru<CheckOutcome>(
+      'negative',
+      this.#settings.negativeMaxEntries,
+      this.#settings.negativeTtlMs,
+    );
     this.#tags = lru('tag', this.#settings.tagMaxEntries, this.#settings.tagTtlMs);
     const metrics = this.#metrics;
     this.#limiter = new KeyedLimiter({
@@ -305,7 +311,9 @@ export class CachingVerifier implements ModelVerifier {
       this.#decisions.set(key, outcome);
       this.#refusals.delete(key);
     } else if (outcome.failures.every((f) => !TRANSIENT_CODES.has(f.code))) {
-      this.#refusals.set(key, outcome);
+      // An operator who just signed the model sees why it is still refused, and until when.
+      const ttl = this.#settings.negativeTtlMs;
+      this.#refusals.set(key, asCachedRefusal(outcome, this.#now() + ttl, ttl >= DAY_MS));
     } else {
       return;
     }
@@ -358,6 +366,22 @@ export class CachingVerifier implements ModelVerifier {
     m.cacheEntries.set({ cache: 'negative' }, this.#refusals.size);
     m.cacheEntries.set({ cache: 'tag' }, this.#tags.size);
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Marks each failure of a refusal as served from the negative cache until `until` (ms since the epoch):
+ * `HH:MM:SSZ`, with the date only when the cache keeps refusals a day or more.
+ */
+export function asCachedRefusal(outcome: CheckOutcome, until: number, withDate = false): CheckOutcome {
+  const iso = new Date(Math.ceil(until / 1000) * 1000).toISOString();
+  const when = withDate ? `${iso.slice(0, 19)}Z` : `${iso.slice(11, 19)}Z`;
+  const note = `cached refusal, re-checked after ${when}`;
+  return {
+    ...outcome,
+    failures: outcome.failures.map((f) => ({ ...f, message: `${clause(f.message)} (${note})` })),
+  };
 }
 
 function deadlineFailure(): CheckFailure {

@@ -270,7 +270,10 @@ export class Engine {
       const governing = covering.policies.filter(scope.applies);
       if (governing.length === 0) {
         const action = this.#opts.unmatched;
-        if (action !== 'allow') {
+        // An invalid policy that covers the reference governs it (it is refused for that policy): saying
+        // also that no policy governs it would contradict the POLICY_INVALID finding and send the operator
+        // to write a policy that exists.
+        if (action !== 'allow' && covering.invalid.length === 0) {
           findings.push(
             place(
               { code: 'MODEL_UNGOVERNED', message: `no ModelPolicy governs ${repo}` },

@@ -17,6 +17,7 @@ export const REASON_CODES = [
   'SIGNATURE_INVALID',
   'IDENTITY_MISMATCH',
   'THRESHOLD_NOT_MET',
+  'TRUST_UNAVAILABLE',
   'FORMAT_DENIED',
   'MLBOM_MISSING',
   'MLBOM_INVALID',
@@ -50,6 +51,8 @@ export const REASON_FIX: Readonly<Record<ReasonCode, string>> = {
   IDENTITY_MISMATCH:
     "sign with the identity the policy's authority names, or ask the operator to add your identity",
   THRESHOLD_NOT_MET: 'collect signatures from more of the authorities the policy names',
+  TRUST_UNAVAILABLE:
+    'create the Secret or ConfigMap named, let modelgate read it (chart value secretAccess), or in file mode use key.pem/trustedRoot.file',
   FORMAT_DENIED: 'convert the weights to an allowed format (e.g. safetensors) and push the model again',
   MLBOM_MISSING:
     'attach a CycloneDX ML-BOM to the model (oras attach --artifact-type application/vnd.cyclonedx+json)',

@@ -17,10 +17,22 @@ export interface ConfigMapObject {
   readonly binaryData: Readonly<Record<string, Buffer>>;
 }
 
-/** What modelgate reads of a ValidatingWebhookConfiguration: its uid and each webhook's caBundle. */
+/** One of a webhook's `matchConditions` (CEL): the API server calls the webhook only when all are true. */
+export interface MatchCondition {
+  readonly name: string;
+  readonly expression: string;
+}
+
+/** What modelgate reads of a ValidatingWebhookConfiguration: its uid and each webhook's caBundle and conditions. */
 export interface WebhookConfigurationView {
   readonly uid: string;
-  readonly webhooks: readonly { readonly name: string; readonly caBundle?: string }[];
+  /** For optimistic concurrency on writes that replace a whole field (matchConditions). */
+  readonly resourceVersion?: string;
+  readonly webhooks: readonly {
+    readonly name: string;
+    readonly caBundle?: string;
+    readonly matchConditions?: readonly MatchCondition[];
+  }[];
 }
 
 /** An owner reference on an object modelgate creates (the webhook configuration owns the TLS Secret). */
@@ -88,6 +100,20 @@ export interface KubeApi {
     name: string,
     webhooks: readonly { readonly index: number; readonly name: string }[],
     caBundle: string,
+  ): Promise<WriteResult>;
+  /**
+   * Sets `matchConditions` of the webhooks at `indexes` (each checked by name), provided the object is
+   * still at `resourceVersion`: `conflict` when it changed, so that an edit made meanwhile is read again
+   * rather than overwritten.
+   */
+  setWebhookMatchConditions(
+    name: string,
+    resourceVersion: string | undefined,
+    webhooks: readonly {
+      readonly index: number;
+      readonly name: string;
+      readonly matchConditions: readonly MatchCondition[];
+    }[],
   ): Promise<WriteResult>;
   /** Merge-patches `status` of a ModelPolicy through the status subresource. */
   patchPolicyStatus(name: string, status: unknown): Promise<WriteResult>;

@@ -22,6 +22,7 @@ import type {
   EventBody,
   EventSeries,
   KubeApi,
+  MatchCondition,
   SecretObject,
   SecretWrite,
   WebhookConfigurationView,
@@ -191,9 +192,13 @@ export class ClientKubeApi implements KubeApi {
       const w = await this.#admission.readValidatingWebhookConfiguration({ name }, callOptions(undefined));
       return {
         uid: w.metadata?.uid ?? '',
+        ...(w.metadata?.resourceVersion !== undefined ? { resourceVersion: w.metadata.resourceVersion } : {}),
         webhooks: (w.webhooks ?? []).map((h) => ({
           name: h.name,
           ...(h.clientConfig.caBundle !== undefined ? { caBundle: h.clientConfig.caBundle } : {}),
+          ...(h.matchConditions !== undefined
+            ? { matchConditions: h.matchConditions.map((c) => ({ name: c.name, expression: c.expression })) }
+            : {}),
         })),
       };
     });
@@ -209,6 +214,40 @@ export class ClientKubeApi implements KubeApi {
       { op: 'add', path: `/webhooks/${w.index}/clientConfig/caBundle`, value: caBundle },
     ]);
     // A failed `test` answers 422 (Invalid): the webhooks moved under us; the caller reads again.
+    return write(
+      () =>
+        this.#admission.patchValidatingWebhookConfiguration(
+          { name, body: ops },
+          callOptions(undefined, 'application/json-patch+json'),
+        ),
+      [422],
+    );
+  }
+
+  setWebhookMatchConditions(
+    name: string,
+    resourceVersion: string | undefined,
+    webhooks: readonly {
+      readonly index: number;
+      readonly name: string;
+      readonly matchConditions: readonly MatchCondition[];
+    }[],
+  ): Promise<WriteResult> {
+    const ops = [
+      ...(resourceVersion !== undefined
+        ? [{ op: 'test', path: '/metadata/resourceVersion', value: resourceVersion }]
+        : []),
+      ...webhooks.flatMap((w) => [
+        { op: 'test', path: `/webhooks/${w.index}/name`, value: w.name },
+        // `add` replaces the member when it is there, and creates it when it is not.
+        {
+          op: 'add',
+          path: `/webhooks/${w.index}/matchConditions`,
+          value: w.matchConditions.map((c) => ({ name: c.name, expression: c.expression })),
+        },
+      ]),
+    ];
+    // A failed `test` answers 422 (Invalid): the object moved under us; the caller reads again.
     return write(
       () =>
         this.#admission.patchValidatingWebhookConfiguration(

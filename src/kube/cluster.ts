@@ -9,15 +9,18 @@ import type { SelfManagedTlsConfig } from '../config.ts';
 import type { Decision } from '../engine/decision.ts';
 import type { AdmittedObject, ModelVerifier, PolicySnapshot } from '../engine/engine.ts';
 import type { CredentialStore } from '../oci/credentials.ts';
+import { type TrustCache, unavailableTrust } from '../verify/trust.ts';
 import type { KubeApi } from './api.ts';
 import { CertificateManager } from './certificates.ts';
 import { ClientKubeApi, contextNamespace, loadKubeConfig } from './client.ts';
 import { AdmissionContext, ContextCredentials, PullSecretVerifier } from './credentials.ts';
 import { EventRecorder } from './events.ts';
 import { modelPolicyList, namespaceList, type RunningInformer, startInformer } from './informers.ts';
+import { modelGlobsOf } from './match-conditions.ts';
 import { NamespaceLabels, type NamespaceObject } from './namespaces.ts';
-import { ClusterObjects, TrustRefresher } from './objects.ts';
-import { type ModelPolicyObject, PolicyStore, StatusWriter } from './policies.ts';
+import { ClusterObjects, TrustRefresher, trustReferences } from './objects.ts';
+import { type ModelPolicyObject, PolicyStore, StatusWriter, TrustProber } from './policies.ts';
+import { WebhookConditions } from './webhook-conditions.ts';
 
 /** The DNS names of a Service, as the API server and in-cluster clients name it. */
 export function serviceDnsNames(service: string, namespace: string): string[] {
@@ -41,9 +44,16 @@ export interface ClusterOptions {
   readonly podPullSecrets: boolean;
   readonly events: boolean;
   readonly tls?: SelfManagedTlsConfig;
+  /**
+   * The ValidatingWebhookConfiguration whose webhooks get modelgate's matchCondition, kept in step with
+   * the ModelPolicies (src/kube/webhook-conditions.ts); absent: left alone.
+   */
+  readonly webhookConfiguration?: string;
   readonly logger: Logger;
   /** Registry credentials used when no pull secret applies (`--registry-config`). */
   readonly fallbackCredentials?: CredentialStore;
+  /** How often a policy whose trust material is unavailable is checked again (default 5 s). */
+  readonly trustRetryMs?: number;
   /** How often every policy is looked at again, to retry status writes (default 5 min). */
   readonly resyncMs?: number;
 }
@@ -72,6 +82,11 @@ export interface Cluster {
   synced(): Promise<void>;
   /** Hands in the trust cache's invalidation (by policy contentKey), once the verifier exists. */
   onTrustChange(invalidate: (contentKey: string) => void): void;
+  /**
+   * Hands in the verifier's trust cache: each policy's trust material is then checked as soon as the
+   * policy is seen, and its status says TRUST_UNAVAILABLE (Ready=False) while it cannot be used.
+   */
+  watchTrust(trust: Pick<TrustCache, 'forPolicy' | 'invalidate'>): void;
   close(): Promise<void>;
 }
 
@@ -131,9 +146,13 @@ export function assembleCluster(
   const labels = new NamespaceLabels();
   const statuses = new StatusWriter({ api, logger: log });
   let invalidate: (contentKey: string) => void = () => {};
+  let prober: TrustProber | undefined;
   const refresher = new TrustRefresher({
     objects: { refresh: (...a) => objects.refresh(...a), allows: (ns) => objects.allows(ns) },
-    invalidate: (contentKey) => invalidate(contentKey),
+    invalidate: (contentKey) => {
+      invalidate(contentKey);
+      prober?.recheck(contentKey);
+    },
     logger: log,
   });
   const objects = new ClusterObjects({
@@ -162,13 +181,16 @@ export function assembleCluster(
       })
     : undefined;
 
+  let conditions: WebhookConditions | undefined;
   let lastPolicies = store.snapshot().policies;
   const afterPolicyChange = () => {
     const snap = store.snapshot();
     if (snap.policies !== lastPolicies) {
       lastPolicies = snap.policies;
       refresher.update(snap.policies);
+      prober?.update(snap.policies);
     }
+    conditions?.changed();
   };
   const upsertPolicy = (o: unknown) => {
     const obj = o as ModelPolicyObject;
@@ -186,7 +208,11 @@ export function assembleCluster(
         log.info({ policy: name, generation: obj.metadata?.generation }, 'policy in force');
       }
     }
-    if (status !== undefined && obj.metadata?.name) statuses.enqueue(obj.metadata.name, status);
+    // A policy whose trust material is being checked gets its status from the check (no Valid first).
+    const name = obj.metadata?.name;
+    if (status !== undefined && name && !(prober !== undefined && store.trustPending(name))) {
+      statuses.enqueue(name, status);
+    }
     afterPolicyChange();
   };
   const informers = startInformers({
@@ -204,6 +230,18 @@ export function assembleCluster(
     },
   });
   refresher.start();
+  if (opts.webhookConfiguration !== undefined) {
+    conditions = new WebhookConditions({
+      api,
+      webhookConfiguration: opts.webhookConfiguration,
+      // Every glob the informer holds, valid policy or not: an invalid one still makes its images models.
+      globs: () => (informers.policies.synced() ? modelGlobsOf(informers.policies.list()) : undefined),
+      logger: opts.logger.child({ component: 'webhook-conditions' }),
+    });
+    // Every image until the first list is in; then only what the policies' globs could cover.
+    conditions.start();
+    void informers.policies.firstSync.then(() => conditions?.changed());
+  }
   const resync = setInterval(() => {
     for (const p of informers.policies.list()) upsertPolicy(p);
   }, opts.resyncMs ?? 300_000);
@@ -249,10 +287,42 @@ export function assembleCluster(
     onTrustChange(fn) {
       invalidate = fn;
     },
+    watchTrust(trust) {
+      if (prober !== undefined) return;
+      prober = new TrustProber({
+        async probe(p, fresh, signal) {
+          if (fresh) {
+            // Past the object cache (a missing Secret is remembered for a while) and the compiled trust.
+            await Promise.allSettled(
+              trustReferences(p)
+                .filter((r) => objects.allows(r.namespace))
+                .map((r) => objects.refresh(r.kind, r.namespace, r.name)),
+            );
+            trust.invalidate(p.contentKey);
+          }
+          return unavailableTrust(await trust.forPolicy(p, signal));
+        },
+        onResult(p, problem) {
+          const status = store.trustChecked(p.name, p.contentKey, problem);
+          if (problem !== undefined && status !== undefined) {
+            log.warn({ policy: p.name, problem }, 'policy trust material unavailable (TRUST_UNAVAILABLE)');
+          } else if (status !== undefined) {
+            log.info({ policy: p.name }, 'policy trust material available');
+          }
+          if (status !== undefined) statuses.enqueue(p.name, status);
+        },
+        logger: log,
+        ...(opts.trustRetryMs !== undefined ? { retryMs: opts.trustRetryMs } : {}),
+      });
+      prober.update(store.snapshot().policies);
+      prober.start();
+    },
     async close() {
       clearInterval(resync);
       refresher.stop();
+      prober?.stop();
       certificates?.stop();
+      conditions?.stop();
       statuses.close();
       events?.close();
       await Promise.allSettled([informers.policies.stop(), informers.namespaces.stop()]);

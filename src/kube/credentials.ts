@@ -11,7 +11,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import type { AdmittedObject, CheckOutcome, ModelVerifier } from '../engine/engine.ts';
-import type { Credential, CredentialStore } from '../oci/credentials.ts';
+import {
+  type Credential,
+  type CredentialSources,
+  type CredentialStore,
+  credentialSources,
+  StaticCredentialStore,
+} from '../oci/credentials.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { ModelReference } from '../reference/reference.ts';
 import { isRecord } from '../workload/json.ts';
@@ -57,8 +63,11 @@ export function podPullContexts(req: AdmittedObject): PodPullContext[] {
 
 class LayeredStore implements CredentialStore {
   readonly #layers: readonly CredentialStore[];
-  constructor(layers: readonly CredentialStore[]) {
+  /** Pull secrets that applied but could not be used, each with why (for error messages). */
+  readonly #skipped: readonly string[];
+  constructor(layers: readonly CredentialStore[], skipped: readonly string[] = []) {
     this.#layers = layers;
+    this.#skipped = skipped;
   }
   get(registry: string): Credential | undefined {
     for (const l of this.#layers) {
@@ -67,6 +76,19 @@ class LayeredStore implements CredentialStore {
     }
     return undefined;
   }
+  describe(registry: string): CredentialSources {
+    return layeredSources(
+      this.#layers.map((l) => credentialSources(l, registry)),
+      this.#skipped,
+    );
+  }
+}
+
+/** The sources of layers consulted in order: the first that holds an entry is used, the rest are named. */
+function layeredSources(layers: readonly CredentialSources[], skipped: readonly string[]): CredentialSources {
+  const used = layers.find((l) => l.used !== undefined)?.used;
+  const others = [...layers.flatMap((l) => (l.used === undefined ? l.others : [])), ...skipped];
+  return used === undefined ? { others } : { used, others };
 }
 
 /** The CredentialStore handed to the registry client: the current verification's, then the fallback. */
@@ -82,9 +104,23 @@ export class ContextCredentials implements CredentialStore {
     return this.#als.getStore()?.get(registry) ?? this.#fallback?.get(registry);
   }
 
-  /** Runs `fn` with `stores` (first wins) as the credentials of the registry calls it makes. */
-  run<T>(stores: readonly CredentialStore[], fn: () => T): T {
-    return stores.length === 0 ? fn() : this.#als.run(new LayeredStore(stores), fn);
+  describe(registry: string): CredentialSources {
+    const current = this.#als.getStore();
+    const layers = [current, this.#fallback].filter((l): l is CredentialStore => l !== undefined);
+    return layeredSources(
+      layers.map((l) => credentialSources(l, registry)),
+      [],
+    );
+  }
+
+  /**
+   * Runs `fn` with `stores` (first wins) as the credentials of the registry calls it makes; `skipped`
+   * names the pull secrets that applied but could not be read, for the registry's refusal to name them.
+   */
+  run<T>(stores: readonly CredentialStore[], fn: () => T, skipped: readonly string[] = []): T {
+    return stores.length === 0 && skipped.length === 0
+      ? fn()
+      : this.#als.run(new LayeredStore(stores, skipped), fn);
   }
 }
 
@@ -144,8 +180,8 @@ export class PullSecretVerifier implements ModelVerifier {
         for (const name of fromSa) refs.push({ namespace: ctx.namespace, name });
       }
     }
-    const stores = await this.#stores(dedupe(refs), signal);
-    return this.#opts.credentials.run(stores, () => this.#opts.inner.verify(ref, policy, signal));
+    const { stores, skipped } = await this.#stores(dedupe(refs), signal);
+    return this.#opts.credentials.run(stores, () => this.#opts.inner.verify(ref, policy, signal), skipped);
   }
 
   async #serviceAccountSecrets(ctx: PodPullContext, signal: AbortSignal): Promise<readonly string[]> {
@@ -168,33 +204,45 @@ export class PullSecretVerifier implements ModelVerifier {
     }
   }
 
-  async #stores(refs: readonly PullSecretRef[], signal: AbortSignal): Promise<CredentialStore[]> {
+  /**
+   * The credentials of each pull secret that can be read (named `pull secret ns/name` in error messages),
+   * and, for those that cannot, their name and why, so that a registry's 401 can say which were tried.
+   */
+  async #stores(
+    refs: readonly PullSecretRef[],
+    signal: AbortSignal,
+  ): Promise<{ stores: CredentialStore[]; skipped: string[] }> {
     const results = await Promise.all(
-      refs.map(async (r) => {
+      refs.map(async (r): Promise<CredentialStore | string> => {
+        const name = `pull secret ${r.namespace}/${r.name}`;
         if (!this.#opts.objects.allows(r.namespace)) {
           this.#opts.logger.warn(
             { secret: `${r.namespace}/${r.name}` },
             'pull secret in a namespace modelgate may not read: not used',
           );
-          return undefined;
+          return `${name} is in a namespace modelgate may not read (the chart's secretAccess)`;
         }
         try {
           const store = await this.#opts.objects.pullSecret(r.namespace, r.name, signal);
           if (store === undefined) {
             this.#opts.logger.warn({ secret: `${r.namespace}/${r.name}` }, 'pull secret not found: not used');
+            return `${name} was not found`;
           }
-          return store;
+          return store instanceof StaticCredentialStore ? store.labelled(name) : store;
         } catch (err) {
           if (signal.aborted) throw err;
           this.#opts.logger.warn(
             { secret: `${r.namespace}/${r.name}`, err: { message: (err as Error).message } },
             'pull secret cannot be used',
           );
-          return undefined;
+          return `${name} could not be read (see the modelgate logs)`;
         }
       }),
     );
-    return results.filter((s): s is NonNullable<typeof s> => s !== undefined);
+    return {
+      stores: results.filter((s): s is CredentialStore => typeof s !== 'string'),
+      skipped: results.filter((s): s is string => typeof s === 'string'),
+    };
   }
 }
 

@@ -1,18 +1,24 @@
 /**
- * A Kubernetes Event (events.k8s.io/v1) for each refused object, in the object's namespace, so that
- * `kubectl get events` and `kubectl describe` show why a controller's pods never appeared. Recording is
- * fire and forget: the admission answer never waits for it. A bounded queue, per-object deduplication
- * (repeats within a window become a `series` count on the first Event) and a rate limit keep a crash-
- * looping controller from turning into an Event storm. Dry-run requests record nothing.
+ * A Kubernetes Event (events.k8s.io/v1) for each refused object, and for each admitted one that a Warn or
+ * Audit policy found fault with, in the object's namespace, so that `kubectl get events` and `kubectl
+ * describe` show why a controller's pods never appeared, and what Warn and Audit policies would refuse.
+ * Recording is fire and forget: the admission answer never waits for it. A bounded queue, per-object
+ * deduplication (repeats within a window become a `series` count on the first Event) and a rate limit
+ * keep a crash-looping controller from turning into an Event storm. Dry-run requests record nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdmissionRequest } from '../admission/review.ts';
-import type { Decision } from '../engine/decision.ts';
+import type { Decision, Finding, PolicyMode } from '../engine/decision.ts';
+import { compactFinding, cutTo, utf8Bytes } from '../engine/message.ts';
 import type { EventBody, KubeApi } from './api.ts';
 
 export const REPORTING_CONTROLLER = 'modelgate.dev/admission-webhook';
 export const DENIED_REASON = 'ModelRefused';
+/** An admitted object with findings of a Warn policy (the client was shown warnings). */
+export const WARNED_REASON = 'ModelWarned';
+/** An admitted object with findings of an Audit policy: what Enforce would have refused. */
+export const AUDITED_REASON = 'ModelAudited';
 export const ACTION = 'Admit';
 /** events.k8s.io/v1 limits `note` to 1 kB. */
 export const MAX_NOTE_BYTES = 1024;
@@ -22,22 +28,131 @@ export interface EventSource {
   readonly instance: string;
 }
 
-/** The identity of a refusal for deduplication: same object, same reasons, same message. */
-export function denialKey(req: AdmissionRequest, decision: Decision): string {
-  const codes = [...new Set(decision.findings.map((f) => f.code))].sort().join(',');
-  const digest = createHash('sha256')
-    .update(decision.message ?? '')
-    .digest('hex')
-    .slice(0, 16);
+/**
+ * The Event kinds, by the mode whose findings they report. A refusal is a Warning; so is a Warn finding,
+ * which the client saw as one. An Audit finding changed nothing for the author: Normal, so that an
+ * Audit rollout does not raise Warnings in every team's namespace.
+ */
+const KINDS: readonly { mode: PolicyMode; reason: string; type: 'Warning' | 'Normal' }[] = [
+  { mode: 'Enforce', reason: DENIED_REASON, type: 'Warning' },
+  { mode: 'Warn', reason: WARNED_REASON, type: 'Warning' },
+  { mode: 'Audit', reason: AUDITED_REASON, type: 'Normal' },
+];
+
+/** One Event to record for an answered admission: its reason, type and note. */
+export interface FindingEvent {
+  readonly reason: string;
+  readonly type: 'Warning' | 'Normal';
+  readonly note: string;
+  /** The findings it reports (empty for a refusal the server made without any). */
+  readonly findings: readonly Finding[];
+}
+
+/**
+ * What to record for an answered admission: for a refusal, one ModelRefused Event; for an admitted
+ * object, a ModelWarned Event for Warn findings and a ModelAudited one for Audit findings. Nothing for a
+ * dry run. Pure.
+ */
+export function findingEvents(req: AdmissionRequest, decision: Decision): FindingEvent[] {
+  if (req.dryRun === true) return [];
+  if (!decision.allowed) {
+    const enforce = decision.findings.filter((f) => f.mode === 'Enforce');
+    const note =
+      enforce.length > 0
+        ? eventNote(enforce)
+        : cutTo(decision.message ?? 'refused', MAX_NOTE_BYTES, utf8Bytes);
+    return [{ reason: DENIED_REASON, type: 'Warning', note, findings: enforce }];
+  }
+  const out: FindingEvent[] = [];
+  for (const k of KINDS) {
+    if (k.mode === 'Enforce') continue;
+    const found = decision.findings.filter((f) => f.mode === k.mode);
+    if (found.length > 0)
+      out.push({ reason: k.reason, type: k.type, note: eventNote(found), findings: found });
+  }
+  return out;
+}
+
+/**
+ * An Event note: one line per finding, each `CODE reference (modelgate policy P, field): message. Fix:
+ * fix`, so that `kubectl get events` shows the code and the reference first. Within 1 kB: the first
+ * finding keeps its fix whatever it has to give up; further ones are listed while they fit, then counted.
+ */
+export function eventNote(findings: readonly Finding[]): string {
+  const [first, ...rest] = findings;
+  if (first === undefined) return '';
+  // Room kept for the closing count whenever a finding follows.
+  const reserve = rest.length > 0 ? 40 : 0;
+  let note = compactFinding(first, MAX_NOTE_BYTES - reserve, utf8Bytes);
+  let shown = 1;
+  for (const f of rest) {
+    const line = `\n${compactFinding(f, MAX_NOTE_BYTES, utf8Bytes)}`;
+    const left = findings.length - shown - 1;
+    if (utf8Bytes(note) + utf8Bytes(line) + (left > 0 ? reserve : 0) > MAX_NOTE_BYTES) break;
+    note += line;
+    shown++;
+  }
+  const hidden = findings.length - shown;
+  if (hidden > 0) note += `\n(+${hidden} more finding${hidden === 1 ? '' : 's'})`;
+  return note;
+}
+
+/** The identity of an Event for deduplication: same object, same reason, same findings. */
+export function eventKey(req: AdmissionRequest, event: FindingEvent): string {
+  // Findings, not the note: a refusal served from the negative cache says until when, and that time
+  // changes with every expiry without making it another refusal.
+  const about =
+    event.findings.length > 0
+      ? event.findings.map((f) => [f.code, f.reference, f.fieldPath, f.policy ?? ''].join('\u0001'))
+      : [event.note];
+  const digest = createHash('sha256').update(about.join('\u0002')).digest('hex').slice(0, 16);
+  const codes = [...new Set(event.findings.map((f) => f.code))].sort().join(',');
   return [
     req.namespace ?? '',
     req.kind.group,
     req.kind.kind,
     req.subResource ?? '',
     objectName(req),
+    event.reason,
     codes,
     digest,
   ].join('\u0000');
+}
+
+/**
+ * The Event body for one finding Event, or undefined when there is no namespace to record it in. Pure
+ * (the name suffix and the time are passed in).
+ */
+export function eventBody(
+  req: AdmissionRequest,
+  event: FindingEvent,
+  source: EventSource,
+  now: Date,
+  suffix: string,
+): EventBody | undefined {
+  const namespace = req.namespace;
+  if (namespace === undefined || namespace === '') return undefined;
+  const name = objectName(req);
+  const uid = objectUid(req);
+  const kind = req.kind.kind;
+  const apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
+  return {
+    metadata: { name: eventName(name || kind.toLowerCase(), suffix), namespace },
+    eventTime: now,
+    reportingController: REPORTING_CONTROLLER,
+    reportingInstance: source.instance.slice(0, 128),
+    action: ACTION,
+    reason: event.reason,
+    type: event.type,
+    note: truncateBytes(event.note, MAX_NOTE_BYTES),
+    regarding: {
+      apiVersion,
+      kind,
+      namespace,
+      name,
+      ...(uid !== undefined ? { uid } : {}),
+    },
+  };
 }
 
 /**
@@ -51,31 +166,9 @@ export function denialEvent(
   now: Date,
   suffix: string,
 ): EventBody | undefined {
-  if (decision.allowed || req.dryRun === true) return undefined;
-  const namespace = req.namespace;
-  if (namespace === undefined || namespace === '') return undefined;
-  const name = objectName(req);
-  const uid = objectUid(req);
-  const kind = req.kind.kind;
-  const apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
-  const what = `${req.operation === 'UPDATE' ? 'update of' : 'creation of'} ${kind}${req.subResource ? `/${req.subResource}` : ''} ${name || '(generated name)'}`;
-  return {
-    metadata: { name: eventName(name || kind.toLowerCase(), suffix), namespace },
-    eventTime: now,
-    reportingController: REPORTING_CONTROLLER,
-    reportingInstance: source.instance.slice(0, 128),
-    action: ACTION,
-    reason: DENIED_REASON,
-    type: 'Warning',
-    note: truncateBytes(`modelgate refused the ${what}: ${decision.message ?? 'refused'}`, MAX_NOTE_BYTES),
-    regarding: {
-      apiVersion,
-      kind,
-      namespace,
-      name,
-      ...(uid !== undefined ? { uid } : {}),
-    },
-  };
+  if (decision.allowed) return undefined;
+  const event = findingEvents(req, decision).find((e) => e.reason === DENIED_REASON);
+  return event === undefined ? undefined : eventBody(req, event, source, now, suffix);
 }
 
 function objectName(req: AdmissionRequest): string {
@@ -152,7 +245,7 @@ interface Seen {
 
 type Job = { kind: 'create'; key: string; event: EventBody } | { kind: 'series'; key: string };
 
-/** Records refusals as Events in the background. `record` never throws and never waits. */
+/** Records refusals and Warn/Audit findings as Events in the background. `record` never throws and never waits. */
 export class EventRecorder {
   readonly #opts: EventRecorderOptions;
   readonly #now: () => number;
@@ -173,7 +266,7 @@ export class EventRecorder {
     this.#tokensAt = this.#now();
   }
 
-  /** Takes an answered admission; queues an Event when it was a refusal worth recording. */
+  /** Takes an answered admission; queues an Event for a refusal and for Warn or Audit findings. */
   record(req: AdmissionRequest, decision: Decision): void {
     try {
       this.#record(req, decision);
@@ -205,9 +298,13 @@ export class EventRecorder {
   }
 
   #record(req: AdmissionRequest, decision: Decision): void {
-    if (this.#closed || decision.allowed || req.dryRun === true) return;
+    if (this.#closed) return;
+    for (const event of findingEvents(req, decision)) this.#recordOne(req, event);
+  }
+
+  #recordOne(req: AdmissionRequest, found: FindingEvent): void {
     const now = this.#now();
-    const key = denialKey(req, decision);
+    const key = eventKey(req, found);
     const window = this.#opts.dedupeWindowMs ?? 600_000;
     const seen = this.#seen.get(key);
     if (seen !== undefined && now - seen.firstAt < window) {
@@ -219,7 +316,7 @@ export class EventRecorder {
       }
       return;
     }
-    const event = denialEvent(req, decision, this.#opts.source, new Date(now), suffix(now));
+    const event = eventBody(req, found, this.#opts.source, new Date(now), suffix(now));
     if (event === undefined) return;
     // Remembered before it is queued: the queue may start writing it at once.
     this.#seen.delete(key);
@@ -250,7 +347,7 @@ export class EventRecorder {
     if (this.#queue.length >= (this.#opts.queueSize ?? 256)) {
       this.#dropped++;
       if (this.#dropped === 1 || this.#dropped % 100 === 0) {
-        this.#opts.logger.warn({ dropped: this.#dropped }, 'event queue full: refusal events dropped');
+        this.#opts.logger.warn({ dropped: this.#dropped }, 'event queue full: admission events dropped');
       }
       return false;
     }
@@ -353,7 +450,7 @@ export class EventRecorder {
       // The Event expired or was deleted: the next refusal starts a new one.
       else this.#seen.delete(job.key);
     } catch (err) {
-      log.warn({ err: { message: (err as Error).message }, job: job.kind }, 'refusal event not written');
+      log.warn({ err: { message: (err as Error).message }, job: job.kind }, 'admission event not written');
       if (job.kind === 'create') this.#seen.delete(job.key);
     }
   }

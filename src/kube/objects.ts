@@ -42,6 +42,25 @@ interface Cached<T> {
 
 export class ObjectAccessError extends Error {
   override name = 'ObjectAccessError';
+  /** What the operator changes (an object to create, a chart value), for TRUST_UNAVAILABLE's fix. */
+  readonly fix: string | undefined;
+  constructor(message: string, fix?: string) {
+    super(message);
+    this.fix = fix;
+  }
+}
+
+/** The chart values that grant modelgate `get` in a namespace. */
+const grantIn = (namespace: string) =>
+  `add ${namespace} to the chart value secretAccess.namespaces (or set secretAccess.clusterWide: true)`;
+
+/** A 403 from the API server as an ObjectAccessError that names the RBAC to change; else `err`. */
+function forbidden(err: unknown, kind: 'secrets' | 'configmaps', namespace: string, name: string): unknown {
+  if ((err as { code?: unknown } | null)?.code !== 403) return err;
+  return new ObjectAccessError(
+    `modelgate may not get ${kind} in namespace ${namespace} (${name}): ${(err as Error).message}`,
+    `let modelgate's service account get ${kind} in namespace ${namespace}: ${grantIn(namespace)}`,
+  );
 }
 
 type Reader<T> = (namespace: string, name: string) => Promise<T | undefined>;
@@ -61,12 +80,21 @@ export class ClusterObjects implements SecretSource, TrustedRootSource {
 
   /** One value of a Secret as text (SecretSource: public keys of key authorities). */
   async secret(ref: ObjectKeyRef, signal: AbortSignal): Promise<string> {
-    const s = await this.readSecret(ref.namespace, ref.name, signal);
-    if (s === undefined) throw new ObjectAccessError(`secret ${ref.namespace}/${ref.name} not found`);
+    const s = await this.readSecret(ref.namespace, ref.name, signal).catch((err: unknown) => {
+      throw forbidden(err, 'secrets', ref.namespace, ref.name);
+    });
+    const create = `kubectl -n ${ref.namespace} create secret generic ${ref.name} --from-file=${ref.key}=cosign.pub`;
+    if (s === undefined) {
+      throw new ObjectAccessError(
+        `secret ${ref.namespace}/${ref.name} not found`,
+        `create Secret ${ref.namespace}/${ref.name} with the PEM public key under key ${ref.key} (${create})`,
+      );
+    }
     const value = s.data[ref.key];
     if (value === undefined) {
       throw new ObjectAccessError(
         `secret ${ref.namespace}/${ref.name} has no key ${JSON.stringify(ref.key)}`,
+        `add key ${ref.key} (the PEM public key) to Secret ${ref.namespace}/${ref.name}, or fix secretRef.key`,
       );
     }
     return value.toString('utf8');
@@ -74,12 +102,20 @@ export class ClusterObjects implements SecretSource, TrustedRootSource {
 
   /** One value of a ConfigMap (TrustedRootSource: a trusted_root.json). */
   async trustedRoot(ref: ObjectKeyRef, signal: AbortSignal): Promise<string> {
-    const c = await this.readConfigMap(ref.namespace, ref.name, signal);
-    if (c === undefined) throw new ObjectAccessError(`configmap ${ref.namespace}/${ref.name} not found`);
+    const c = await this.readConfigMap(ref.namespace, ref.name, signal).catch((err: unknown) => {
+      throw forbidden(err, 'configmaps', ref.namespace, ref.name);
+    });
+    if (c === undefined) {
+      throw new ObjectAccessError(
+        `configmap ${ref.namespace}/${ref.name} not found`,
+        `create ConfigMap ${ref.namespace}/${ref.name} with the trusted_root.json under key ${ref.key} (kubectl -n ${ref.namespace} create configmap ${ref.name} --from-file=${ref.key}=trusted_root.json)`,
+      );
+    }
     const value = c.data[ref.key] ?? c.binaryData[ref.key]?.toString('utf8');
     if (value === undefined) {
       throw new ObjectAccessError(
         `configmap ${ref.namespace}/${ref.name} has no key ${JSON.stringify(ref.key)}`,
+        `add key ${ref.key} (the trusted_root.json) to ConfigMap ${ref.namespace}/${ref.name}, or fix configMapRef.key`,
       );
     }
     return value;
@@ -154,6 +190,7 @@ export class ClusterObjects implements SecretSource, TrustedRootSource {
       throw new ObjectAccessError(
         `modelgate does not read ${kind === 'secret' ? 'Secrets' : 'ConfigMaps'} in namespace ${namespace} ` +
           `(allowed: ${[...this.#namespaces].join(', ')}; see the chart's secretAccess values)`,
+        `${grantIn(namespace)}, or move the object to one of: ${[...this.#namespaces].join(', ')}`,
       );
     }
   }

@@ -39,6 +39,12 @@ interface Entry {
   readonly invalid?: InvalidPolicy;
 }
 
+/** What a trust check found for one policy content: a problem, or none (`undefined`). */
+interface TrustState {
+  readonly contentKey: string;
+  readonly problem: string | undefined;
+}
+
 const EMPTY: PolicySnapshot = Object.freeze({ policies: Object.freeze([]), invalid: Object.freeze([]) });
 
 /**
@@ -47,6 +53,10 @@ const EMPTY: PolicySnapshot = Object.freeze({ policies: Object.freeze([]), inval
  */
 export class PolicyStore {
   readonly #entries = new Map<string, Entry>();
+  /** Per policy name: the status its object last carried (what a status computed later compares with). */
+  readonly #statuses = new Map<string, unknown>();
+  /** Per policy name: what the last trust check of its content found. */
+  readonly #trust = new Map<string, TrustState>();
   #snapshot: PolicySnapshot = EMPTY;
   #dirty = false;
   #compilations = 0;
@@ -69,12 +79,52 @@ export class PolicyStore {
       this.#entries.set(name, entry);
       this.#dirty = true;
     }
-    return statusUpdate(obj.status, entry.verdict, generation, now);
+    this.#statuses.set(name, obj.status);
+    return statusUpdate(obj.status, this.#verdict(name, entry), generation, now);
   }
 
   remove(obj: ModelPolicyObject): void {
     const name = obj.metadata?.name;
-    if (typeof name === 'string' && this.#entries.delete(name)) this.#dirty = true;
+    if (typeof name !== 'string') return;
+    this.#statuses.delete(name);
+    this.#trust.delete(name);
+    if (this.#entries.delete(name)) this.#dirty = true;
+  }
+
+  /**
+   * Whether the policy is valid, needs trust material, and that of its current content was not checked
+   * yet: its status waits for the check, so that it does not say Valid first and TRUST_UNAVAILABLE after.
+   */
+  trustPending(name: string): boolean {
+    const c = this.#entries.get(name)?.compiled;
+    if (c === undefined || c.spec.signatures === undefined) return false;
+    return this.#trust.get(name)?.contentKey !== c.contentKey;
+  }
+
+  /**
+   * Takes in what a trust check of a policy's content found (`problem`: why its material cannot be used,
+   * or undefined). Returns the status to write, when the object's does not say it already; nothing when
+   * the policy has changed or gone since.
+   */
+  trustChecked(
+    name: string,
+    contentKey: string,
+    problem: string | undefined,
+    now: Date = new Date(),
+  ): PolicyStatus | undefined {
+    const entry = this.#entries.get(name);
+    if (entry?.compiled?.contentKey !== contentKey) return undefined;
+    this.#trust.set(name, { contentKey, problem });
+    return statusUpdate(this.#statuses.get(name), this.#verdict(name, entry), entry.generation, now);
+  }
+
+  #verdict(name: string, entry: Entry): PolicyVerdict {
+    if (!entry.verdict.ok || entry.compiled === undefined) return entry.verdict;
+    const t = this.#trust.get(name);
+    if (t === undefined || t.contentKey !== entry.compiled.contentKey || t.problem === undefined) {
+      return entry.verdict;
+    }
+    return { ok: true, trustUnavailable: t.problem };
   }
 
   snapshot(): PolicySnapshot {
@@ -268,6 +318,105 @@ export class StatusWriter {
         this.#kick();
       }, retryIn);
       this.#timer.unref();
+    }
+  }
+}
+
+/** Why a policy's trust material cannot be used (undefined: it can). `fresh`: read the material again first. */
+export type TrustProbe = (
+  policy: CompiledPolicy,
+  fresh: boolean,
+  signal: AbortSignal,
+) => Promise<string | undefined>;
+
+export interface TrustProberOptions {
+  readonly probe: TrustProbe;
+  /** Called with what a check found, for the policy content it checked. */
+  readonly onResult: (policy: CompiledPolicy, problem: string | undefined) => void;
+  readonly logger: Logger;
+  /** How often a policy whose trust material is unavailable (or could not be checked) is checked again (default 5 s). */
+  readonly retryMs?: number;
+  /** Bound on one check (default 15 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Checks the trust material of each policy in force as soon as it is seen, not at the first admission it
+ * governs: a key Secret that is missing or unreadable then shows on the policy's status (TRUST_UNAVAILABLE)
+ * at once. A policy whose material is unavailable is checked again every `retryMs`, reading it afresh, so
+ * that its status turns back to Valid soon after the operator creates the Secret or grants the access.
+ */
+export class TrustProber {
+  readonly #opts: TrustProberOptions;
+  /** The policies in force that need trust material, by name. */
+  #policies = new Map<string, CompiledPolicy>();
+  /** Per name: the content last checked, and whether it needs checking again (unavailable, or the check failed). */
+  readonly #checked = new Map<string, { contentKey: string; retry: boolean }>();
+  readonly #inFlight = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(opts: TrustProberOptions) {
+    this.#opts = opts;
+  }
+
+  /** Takes the policies in force (call on every snapshot change); checks those not checked yet. */
+  update(policies: readonly CompiledPolicy[]): void {
+    const next = new Map<string, CompiledPolicy>();
+    for (const p of policies) if (p.spec.signatures !== undefined) next.set(p.name, p);
+    this.#policies = next;
+    for (const name of [...this.#checked.keys()]) if (!next.has(name)) this.#checked.delete(name);
+    for (const p of next.values()) {
+      if (this.#checked.get(p.name)?.contentKey !== p.contentKey) void this.#check(p, false);
+    }
+  }
+
+  /** Checks again the policies with this content (their material changed: the cache was dropped). */
+  recheck(contentKey: string): void {
+    for (const p of this.#policies.values()) if (p.contentKey === contentKey) void this.#check(p, false);
+  }
+
+  start(): void {
+    if (this.#timer || this.#stopped) return;
+    this.#timer = setInterval(() => {
+      for (const p of this.#policies.values()) {
+        const c = this.#checked.get(p.name);
+        if (c?.contentKey === p.contentKey && c.retry) void this.#check(p, true);
+      }
+    }, this.#opts.retryMs ?? 5_000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Resolves when no check is running (for tests). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  async #check(p: CompiledPolicy, fresh: boolean): Promise<void> {
+    const key = `${p.name}\u0000${p.contentKey}`;
+    if (this.#inFlight.has(key) || this.#stopped) return;
+    this.#inFlight.add(key);
+    this.#checked.set(p.name, { contentKey: p.contentKey, retry: false });
+    try {
+      const problem = await this.#opts.probe(p, fresh, AbortSignal.timeout(this.#opts.timeoutMs ?? 15_000));
+      if (this.#stopped || this.#policies.get(p.name)?.contentKey !== p.contentKey) return;
+      this.#checked.set(p.name, { contentKey: p.contentKey, retry: problem !== undefined });
+      this.#opts.onResult(p, problem);
+    } catch (err) {
+      // Not a finding about the material (e.g. a time-out): say nothing new, and try again later.
+      this.#checked.set(p.name, { contentKey: p.contentKey, retry: true });
+      this.#opts.logger.warn(
+        { policy: p.name, err: { message: (err as Error)?.message ?? String(err) } },
+        'policy trust material could not be checked; will retry',
+      );
+    } finally {
+      this.#inFlight.delete(key);
     }
   }
 }

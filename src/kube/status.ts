@@ -7,7 +7,7 @@
 import type { PolicyError } from '../policy/validate.ts';
 
 export const READY = 'Ready';
-export type ReadyReason = 'Valid' | 'Invalid';
+export type ReadyReason = 'Valid' | 'Invalid' | 'TRUST_UNAVAILABLE';
 
 export interface Condition {
   readonly type: string;
@@ -25,7 +25,8 @@ export interface PolicyStatus {
 }
 
 export type PolicyVerdict =
-  | { readonly ok: true }
+  /** Valid; `trustUnavailable` says why its trust material cannot be used, when it cannot. */
+  | { readonly ok: true; readonly trustUnavailable?: string }
   | { readonly ok: false; readonly errors: readonly PolicyError[] };
 
 /** metav1.Condition caps a message at 32768; a condition people read stays far shorter. */
@@ -33,6 +34,12 @@ export const MAX_CONDITION_MESSAGE = 4_096;
 
 /** The Ready condition's status, reason and message for a verdict (without times). */
 export function readyCondition(verdict: PolicyVerdict): Pick<Condition, 'status' | 'reason' | 'message'> {
+  if (verdict.ok && verdict.trustUnavailable !== undefined) {
+    // Valid and applied, but nothing it governs can pass: the operator must see it on the policy.
+    const head =
+      'the policy is valid and in force, but the trust material of its authorities cannot be used, so the models it governs are refused (TRUST_UNAVAILABLE): ';
+    return { status: 'False', reason: 'TRUST_UNAVAILABLE', message: cut(head + verdict.trustUnavailable) };
+  }
   if (verdict.ok) {
     return { status: 'True', reason: 'Valid', message: 'the policy is valid and in force' };
   }
@@ -56,6 +63,11 @@ export function invalidMessage(errors: readonly PolicyError[]): string {
     out += sep + part;
   }
   return out;
+}
+
+function cut(s: string): string {
+  const more = '... (cut)';
+  return s.length <= MAX_CONDITION_MESSAGE ? s : `${s.slice(0, MAX_CONDITION_MESSAGE - more.length)}${more}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Credential, CredentialStore } from './credentials.ts';
+import { authFailureFix, type Credential, type CredentialStore, credentialSources } from './credentials.ts';
 import { parseOciErrorBody, RegistryError } from './errors.ts';
 import { type Challenge, parseWwwAuthenticate } from './headers.ts';
 import { redactUrl } from './redact.ts';
@@ -144,10 +144,26 @@ export class Authenticator {
         : await this.#tokenGet(realm, service, tokenScope, cred, registry, signal);
     if (res.status !== 200) {
       const body = parseOciErrorBody(res.body);
+      // The token service refusing the credentials is the registry refusing them: the same fix.
+      const refused = res.status === 401 || res.status === 403;
+      const repository = /^repository:([^:]+):/.exec(scope)?.[1] ?? scope;
+      const fix = refused
+        ? authFailureFix(
+            registry,
+            repository,
+            res.status,
+            credentialSources(this.#opts.credentials, registry),
+          )
+        : undefined;
       throw new RegistryError(
         'REGISTRY_ERROR',
         `${registry}: token endpoint ${realm.host} answered HTTP ${res.status}${body ? ` ${body.code}` : ''}`,
-        { registry, status: res.status, ...(body ? { registryCode: body.code } : {}) },
+        {
+          registry,
+          status: res.status,
+          ...(body ? { registryCode: body.code } : {}),
+          ...(fix === undefined ? {} : { fix }),
+        },
       );
     }
     const token = readToken(res.body, this.#now());

@@ -1,5 +1,5 @@
 import { Authenticator } from './auth.ts';
-import type { CredentialStore } from './credentials.ts';
+import { authFailureFix, type CredentialStore, credentialSources } from './credentials.ts';
 import { type DigestAlgorithm, digestOf, digestToTag, matchesDigest, parseDigest } from './digest.ts';
 import { parseOciErrorBody, RegistryError } from './errors.ts';
 import { parseLinkNext } from './headers.ts';
@@ -94,6 +94,9 @@ const REGISTRY_RE =
 export class RegistryClient {
   readonly #transport: Transport;
   readonly #auth: Authenticator;
+  readonly #credentials: CredentialStore | undefined;
+  /** The fix for a 401/403 answer, worked out when it came (while the verification's credentials apply). */
+  readonly #authFixes = new WeakMap<ExchangeResponse, string>();
   readonly #maxManifestBytes: number;
   readonly #maxReferrerPages: number;
   /** (registry, repository, digest) -> manifest, least recently used first. */
@@ -113,6 +116,7 @@ export class RegistryClient {
       ...(opts.resolve === undefined ? {} : { resolve: opts.resolve }),
       ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     });
+    this.#credentials = opts.credentials;
     this.#auth = new Authenticator({
       ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
       exchange: (req) => this.#transport.exchange(req),
@@ -180,7 +184,7 @@ export class RegistryClient {
       );
       listingBudget -= res.body.length;
       if (res.status !== 200) {
-        if (page > 0) throw responseError(registry, 'GET', url, res);
+        if (page > 0) throw this.#refusal(registry, repository, url, res);
         return this.#referrersByTag(registry, repository, digest, filter, signal);
       }
       const index = parseIndex(res.body, res.headers.get('content-type'));
@@ -262,7 +266,7 @@ export class RegistryClient {
     }
     const url = this.#url(registry, repository, `blobs/${descriptor.digest}`);
     const res = await this.#get(registry, repository, url, '*/*', descriptor.size, signal);
-    if (res.status !== 200) throw responseError(registry, 'GET', url, res);
+    if (res.status !== 200) throw this.#refusal(registry, repository, url, res, `blob ${descriptor.digest}`);
     if (res.body.length !== descriptor.size || !matchesDigest(res.body, descriptor.digest)) {
       throw new RegistryError(
         'BLOB_DIGEST_MISMATCH',
@@ -340,7 +344,7 @@ export class RegistryClient {
       }
       return res.body.slice(start, end + 1);
     }
-    throw responseError(registry, 'GET', url, res);
+    throw this.#refusal(registry, repository, url, res, `blob ${descriptor.digest}`);
   }
 
   /** GETs a manifest by tag or digest; on 404, undefined when `missingOk`, else the registry's error. */
@@ -375,7 +379,8 @@ export class RegistryClient {
       signal,
     );
     if (res.status === 404 && missingOk) return undefined;
-    if (res.status !== 200) throw responseError(registry, 'GET', url, res);
+    if (res.status !== 200)
+      throw this.#refusal(registry, repository, url, res, `${asked ? 'manifest' : 'tag'} ${reference}`);
     const bytes = res.body;
     const where = `${registry}/${repository}${asked ? '@' : ':'}${reference}`;
     if (asked !== undefined && !matchesDigest(bytes, reference)) {
@@ -525,11 +530,38 @@ export class RegistryClient {
         ...(extra.overflow === undefined ? {} : { overflow: extra.overflow }),
       });
       // A 401 from wherever a redirect led (blob storage) is not the registry's challenge to answer.
-      if (res.status !== 401 || round > 0 || res.url.origin !== url.origin) return res;
+      if (res.status !== 401 || round > 0 || res.url.origin !== url.origin)
+        return this.#noteAuth(registry, repository, url, res);
       if (authorization !== undefined) this.#auth.invalidate(registry, scope);
       authorization = await this.#auth.answer(registry, scope, res.headers.get('www-authenticate'), signal);
-      if (authorization === undefined) return res;
+      if (authorization === undefined) return this.#noteAuth(registry, repository, url, res);
     }
+  }
+
+  /**
+   * Remembers, for a 401/403 of the registry itself, whose credentials it refused: worked out now, while
+   * the credentials of the verification in progress are the ones the store answers with.
+   */
+  #noteAuth(registry: string, repository: string, url: URL, res: ExchangeResponse): ExchangeResponse {
+    if ((res.status === 401 || res.status === 403) && res.url.origin === url.origin) {
+      const sources = credentialSources(this.#credentials, registry);
+      this.#authFixes.set(res, authFailureFix(registry, repository, res.status, sources));
+    }
+    return res;
+  }
+
+  /** The registry's refusal of a GET, with the fix that matches it (credentials, or what is missing). */
+  #refusal(
+    registry: string,
+    repository: string,
+    url: URL,
+    res: ExchangeResponse,
+    what?: string,
+  ): RegistryError {
+    const fix =
+      this.#authFixes.get(res) ??
+      (res.status === 404 ? notFoundFix(registry, repository, res, what) : undefined);
+    return responseError(registry, 'GET', url, res, fix);
   }
 
   #url(registry: string, repository: string, rest: string): URL {
@@ -601,6 +633,7 @@ export function responseError(
   method: string,
   url: URL,
   res: ExchangeResponse,
+  fix?: string,
 ): RegistryError {
   const body = parseOciErrorBody(res.body);
   const code = body === undefined ? '' : ` ${body.code}`;
@@ -612,6 +645,29 @@ export function responseError(
       registry,
       status: res.status,
       ...(body === undefined ? {} : { registryCode: body.code }),
+      ...(fix === undefined ? {} : { fix }),
     },
   );
+}
+
+/**
+ * What a 404 means, by the registry's own code: the repository does not exist (NAME_UNKNOWN), or it has
+ * no such manifest, tag or blob. Reachability and pull secrets are not the problem, so the fix does not
+ * send anyone to check them. `what` is e.g. `manifest sha256:...` or `tag v1`.
+ */
+export function notFoundFix(
+  registry: string,
+  repository: string,
+  res: ExchangeResponse,
+  what = 'artifact',
+): string {
+  const code = parseOciErrorBody(res.body)?.code;
+  const where = `${registry}/${repository}`;
+  if (code === 'NAME_UNKNOWN')
+    return `the repository ${repository} does not exist in ${registry}: check the registry and repository of the reference, or push the model there`;
+  if (code === 'BLOB_UNKNOWN')
+    return `${where} lacks the ${what} that its manifest names: push the model again`;
+  if (code === 'MANIFEST_UNKNOWN')
+    return `the ${what} does not exist in ${where}: check the reference's digest or tag (oras resolve ${where}:TAG prints a tag's digest), or push the model`;
+  return `the ${what} does not exist in ${where}, or the repository itself does not: check the reference, or push the model`;
 }

@@ -7,6 +7,50 @@ export type Credential =
 /** Looks up credentials by exact registry host (`host` or `host:port`, lower-case). */
 export interface CredentialStore {
   get(registry: string): Credential | undefined;
+  /** For error messages: where the credentials consulted for `registry` came from, by name only. */
+  describe?(registry: string): CredentialSources;
+}
+
+/** The sources of credentials consulted for one registry, named (`pull secret ns/name`), never shown. */
+export interface CredentialSources {
+  /** The source of the credential that is sent to the registry, if one holds an entry for it. */
+  readonly used?: string;
+  /** Sources configured but not used for it, each with why (no entry for the host, not found, ...). */
+  readonly others: readonly string[];
+}
+
+/** What a store says of its sources for `registry`; a store that cannot say is described by what it holds. */
+export function credentialSources(store: CredentialStore | undefined, registry: string): CredentialSources {
+  if (store === undefined) return { others: [] };
+  if (store.describe !== undefined) return store.describe(registry);
+  return store.get(registry) === undefined
+    ? { others: [] }
+    : { used: 'the configured credentials', others: [] };
+}
+
+/**
+ * The fix for a registry's 401 or 403 on a pull of `repository`: whose credentials it refused, or which
+ * sources were tried and held none for this host, or that none was configured. Names sources only.
+ */
+export function authFailureFix(
+  registry: string,
+  repository: string,
+  status: number,
+  sources: CredentialSources,
+): string {
+  if (sources.used !== undefined) {
+    return status === 403
+      ? `the credentials from ${sources.used} are not allowed to pull ${registry}/${repository}: grant them read access to the repository, or use credentials that have it`
+      : `${registry} refused the credentials from ${sources.used}: check that the user and password or token in it are current and may pull ${registry}/${repository}`;
+  }
+  const what =
+    status === 403
+      ? `${registry} refuses anonymous pulls of ${repository}`
+      : `${registry} requires credentials`;
+  if (sources.others.length > 0) {
+    return `${what}, and none of the credentials tried has an entry for it (${sources.others.join('; ')}): add an auths entry keyed exactly "${registry}" to one of them`;
+  }
+  return `${what} and no credentials were configured: name a kubernetes.io/dockerconfigjson pull secret in the policy's spec.pullSecrets (or the pod's imagePullSecrets), or pass --registry-config`;
 }
 
 // Docker Hub is named several ways in docker configs; they all mean the host the client contacts.
@@ -22,20 +66,34 @@ export function normalizeRegistryHost(key: string): string {
 
 export class StaticCredentialStore implements CredentialStore {
   readonly #byHost: ReadonlyMap<string, Credential>;
+  /** What error messages call these credentials, e.g. `pull secret ns/name`. */
+  readonly source: string;
 
-  constructor(entries: Iterable<readonly [string, Credential]>) {
+  constructor(entries: Iterable<readonly [string, Credential]>, source = 'the configured credentials') {
     const map = new Map<string, Credential>();
     for (const [host, cred] of entries) map.set(normalizeRegistryHost(host), cred);
     this.#byHost = map;
+    this.source = source;
   }
 
   get(registry: string): Credential | undefined {
     return this.#byHost.get(normalizeRegistryHost(registry));
   }
 
+  describe(registry: string): CredentialSources {
+    return this.get(registry) === undefined
+      ? { others: [`${this.source} has no entry for ${normalizeRegistryHost(registry)}`] }
+      : { used: this.source, others: [] };
+  }
+
+  /** The same credentials, named `source` in error messages. */
+  labelled(source: string): StaticCredentialStore {
+    return new StaticCredentialStore(this.#byHost, source);
+  }
+
   /** Credentials of `other` win over this store's for the same host. */
   merge(other: StaticCredentialStore): StaticCredentialStore {
-    return new StaticCredentialStore([...this.#byHost, ...other.#byHost]);
+    return new StaticCredentialStore([...this.#byHost, ...other.#byHost], this.source);
   }
 
   get hosts(): string[] {
@@ -54,9 +112,14 @@ export class CredentialsError extends Error {
 
 /**
  * Reads a `.dockerconfigjson` (`{"auths": {"host": {"auth" | "username"/"password" | "identitytoken"}}}`).
- * Keys are matched exactly by host after normalisation; no wildcard, no parent domain.
+ * Keys are matched exactly by host after normalisation; no wildcard, no parent domain. `source` names
+ * it in error messages (default `--registry-config`, the one docker config modelgate reads from a file;
+ * a pull secret's store is relabelled with its name).
  */
-export function credentialsFromDockerConfig(config: string | unknown): StaticCredentialStore {
+export function credentialsFromDockerConfig(
+  config: string | unknown,
+  source = '--registry-config',
+): StaticCredentialStore {
   let json: unknown = config;
   if (typeof config === 'string') {
     try {
@@ -104,5 +167,5 @@ export function credentialsFromDockerConfig(config: string | unknown): StaticCre
     entries.push([key, { kind: 'basic', username, password }]);
   }
   if (errors.length > 0) throw new CredentialsError(errors);
-  return new StaticCredentialStore(entries);
+  return new StaticCredentialStore(entries, source);
 }

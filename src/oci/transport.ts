@@ -1,11 +1,29 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
-import { Agent, buildConnector, type Dispatcher, fetch } from 'undici';
+import type * as Undici from 'undici';
 import { type AddressClass, classifyAddress, isBlockedHostName, isContained } from './address.ts';
 import { RegistryError } from './errors.ts';
 import { parseRetryAfter } from './headers.ts';
 import { redactUrl } from './redact.ts';
+
+// undici's own modules, not its index: the index also loads its cookies, mock, cache and WebSocket
+// code, about 35 ms of every CLI start (bench `cli`). The types are the index's. scripts/bundle-cli.ts
+// bundles these requires: keep the createRequire line as it is.
+const require = createRequire(import.meta.url);
+const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+const buildConnector = require('undici/lib/core/connect.js') as typeof Undici.buildConnector;
+const { fetch } = require('undici/lib/web/fetch/index.js') as { fetch: typeof Undici.fetch };
+type Dispatcher = Undici.Dispatcher;
+type Agent = Undici.Agent;
+// Merged with the value above: buildConnector's option types, as the index declares them.
+declare namespace buildConnector {
+  type BuildOptions = Undici.buildConnector.BuildOptions;
+  type Options = Undici.buildConnector.Options;
+  type Callback = Undici.buildConnector.Callback;
+  type connector = Undici.buildConnector.connector;
+}
 
 /** One HTTP round trip, reported to `onRequest` (retries, redirects and token requests each count). */
 export interface RequestEvent {
@@ -146,6 +164,11 @@ export class Transport {
       `refusing ${url.protocol}//${url.host}: not an insecure registry`,
       {
         registry: url.host,
+        ...(url.protocol === 'http:'
+          ? {
+              fix: `if ${url.host} (a registry or its token service) serves plain HTTP on purpose, name it with --insecure-registry ${url.host} (the chart's insecureRegistries value)`,
+            }
+          : {}),
       },
     );
   }
@@ -378,6 +401,16 @@ function outboundDenied(host: string, address: string, kind: AddressClass): Regi
   );
 }
 
+/**
+ * What OpenSSL says when the answer to a ClientHello is plain HTTP ("HTTP/1.1 400" read as a TLS record):
+ * the version bytes are wrong, or the record length they spell is too long, depending on the release.
+ */
+const PLAIN_HTTP_TLS_CODES: ReadonlySet<string> = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+]);
+const PLAIN_HTTP_TLS_TEXT = /wrong version number|packet length too long/i;
+
 /** Failures that no retry can change: a contained address, a TLS handshake answered in plain HTTP. */
 function notRetryable(e: unknown, req: ExchangeRequest): RegistryError | undefined {
   for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
@@ -385,7 +418,7 @@ function notRetryable(e: unknown, req: ExchangeRequest): RegistryError | undefin
     const code = (c as { code?: unknown }).code;
     if (
       req.url.protocol === 'https:' &&
-      (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(c.message))
+      (PLAIN_HTTP_TLS_CODES.has(String(code)) || PLAIN_HTTP_TLS_TEXT.test(c.message))
     ) {
       const host = req.url.host;
       return new RegistryError(

@@ -1,8 +1,24 @@
 import { createHash } from 'node:crypto';
 import { compileGlob, compileNamespaceGlob } from '../reference/glob.ts';
 import { compileFormatRules, type FormatRules, rulesAdmitEverything } from './formats.ts';
-import type { ModelFormat, ModelPolicy, ModelPolicySpec, PolicyMode } from './schema.ts';
+import type { AuthoritySpec, ModelFormat, ModelPolicy, ModelPolicySpec, PolicyMode } from './schema.ts';
 import { selectorMatches } from './selector.ts';
+
+/** The `signatures` section of a policy that requires signatures (validation saw to its authorities). */
+export type RequiredSignatures = Omit<
+  NonNullable<ModelPolicySpec['signatures']>,
+  'authorities' | 'required' | 'threshold'
+> & {
+  readonly required: true;
+  readonly threshold: number;
+  readonly authorities: AuthoritySpec[];
+};
+
+/**
+ * A spec as the checks read it: `signatures` is there only when the policy requires signatures, so that
+ * `signatures: {required: false}` is, everywhere downstream, what an absent section was.
+ */
+export type EnforcedSpec = Omit<ModelPolicySpec, 'signatures'> & { readonly signatures?: RequiredSignatures };
 
 /**
  * The form of a ModelPolicy the webhook uses: matchers compiled once per
@@ -17,7 +33,7 @@ export interface CompiledPolicy {
   /** `sha256:<hex>` of the spec as canonical JSON: what a verdict under this policy depends on in it. */
   readonly contentKey: string;
   readonly mode: PolicyMode;
-  readonly spec: Readonly<ModelPolicySpec>;
+  readonly spec: Readonly<EnforcedSpec>;
   readonly requireDigest: boolean;
   /** Formats refused; `allowedFormats` when set is the only formats admitted. */
   readonly deniedFormats: ReadonlySet<ModelFormat>;
@@ -32,7 +48,7 @@ export interface CompiledPolicy {
 
 /** Compiles a policy that `validateModelPolicy` accepted. */
 export function compilePolicy(policy: ModelPolicy): CompiledPolicy {
-  const spec = policy.spec;
+  const spec = enforcedSpec(policy.spec);
   const models = spec.models.map((g) => compileGlob(g));
   const namespaces = spec.match?.namespaces?.map(compileNamespaceGlob);
   const selector = spec.match?.namespaceSelector;
@@ -61,8 +77,21 @@ export function compilePolicy(policy: ModelPolicy): CompiledPolicy {
   });
 }
 
+/** The spec without a `signatures` section that requires nothing (see EnforcedSpec). */
+export function enforcedSpec(spec: ModelPolicySpec): EnforcedSpec {
+  const { signatures, ...rest } = spec;
+  if (signatures === undefined || signatures.required === false) return rest;
+  const { authorities } = signatures;
+  // validateModelPolicy refuses this; a policy that bypassed it must not pass as unsigned-ok.
+  if (authorities === undefined) throw new Error('signatures.required is true but names no authorities');
+  return {
+    ...rest,
+    signatures: { ...signatures, required: true, threshold: signatures.threshold ?? 1, authorities },
+  };
+}
+
 /** `sha256:<hex>` of a spec as canonical JSON (keys sorted at every level), so key order does not matter. */
-export function specContentKey(spec: Readonly<ModelPolicySpec>): string {
+export function specContentKey(spec: Readonly<EnforcedSpec>): string {
   return `sha256:${createHash('sha256').update(canonicalJson(spec)).digest('hex')}`;
 }
 

@@ -8,7 +8,12 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { validateFileGlob, validateGlob, validateNamespaceGlob } from '../reference/glob.ts';
-import type { ModelPolicySpec } from './schema.ts';
+import {
+  AUTHORITIES_REQUIRED_MESSAGE,
+  type ModelPolicySpec,
+  NOT_REQUIRED_EXTRAS_MESSAGE,
+  SIGNATURES_ABSENT_MESSAGE,
+} from './schema.ts';
 
 export interface PolicyError {
   /** Field path, e.g. `spec.signatures.authorities[0].keyless`. */
@@ -43,8 +48,17 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
 
   const sig = spec.signatures;
   const names = new Set<string>();
-  if (sig) {
-    if (sig.threshold > sig.authorities.length) {
+  // Saying nothing about signatures used to admit unsigned models silently: a policy must say which.
+  if (sig === undefined) err('.signatures', SIGNATURES_ABSENT_MESSAGE);
+  else if (sig.required !== false && sig.authorities === undefined) {
+    err('.signatures.authorities', AUTHORITIES_REQUIRED_MESSAGE);
+  } else if (sig.required === false) {
+    if (sig.authorities !== undefined) err('.signatures.authorities', NOT_REQUIRED_EXTRAS_MESSAGE);
+    if (sig.allowUnsignedFiles !== undefined)
+      err('.signatures.allowUnsignedFiles', NOT_REQUIRED_EXTRAS_MESSAGE);
+  }
+  if (sig?.authorities) {
+    if ((sig.threshold ?? 1) > sig.authorities.length) {
       err('.signatures', 'threshold must not exceed the number of authorities');
     }
     sig.authorities.forEach((a, i) => {
@@ -91,11 +105,11 @@ export function crossFieldErrors(spec: ModelPolicySpec): PolicyError[] {
         }
       }
     });
-    sig.allowUnsignedFiles?.forEach((g, i) => {
-      const e = validateFileGlob(g);
-      if (e !== undefined) err(`.signatures.allowUnsignedFiles[${i}]`, e);
-    });
   }
+  sig?.allowUnsignedFiles?.forEach((g, i) => {
+    const e = validateFileGlob(g);
+    if (e !== undefined) err(`.signatures.allowUnsignedFiles[${i}]`, e);
+  });
 
   const fmt = spec.formats;
   if (fmt?.allow && fmt.deny) {

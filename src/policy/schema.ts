@@ -87,16 +87,26 @@ const SecretKeyRef = Type.Object(
     name: str(MAX_NAME, { description: 'Name of the Secret.' }),
     key: str(MAX_NAME, { description: 'Key in the Secret whose value is used.' }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      'A Secret key holding a PEM public key (cluster only; modelgate needs get on Secrets in its namespace: the chart value secretAccess). In file mode use pem.',
+  },
 );
 
 const ConfigMapKeyRef = Type.Object(
   {
-    namespace: str(63),
-    name: str(MAX_NAME),
-    key: str(MAX_NAME),
+    namespace: str(63, { description: 'Namespace of the ConfigMap.' }),
+    name: str(MAX_NAME, { description: 'Name of the ConfigMap.' }),
+    key: str(MAX_NAME, {
+      description: 'Key in the ConfigMap (data or binaryData) holding trusted_root.json.',
+    }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      'A ConfigMap key holding a trusted_root.json (cluster only; modelgate needs get on ConfigMaps in its namespace: the chart value secretAccess).',
+  },
 );
 
 const TrustedRootRef = Type.Object(
@@ -132,6 +142,8 @@ const Keyless = Type.Object(
   },
   {
     additionalProperties: false,
+    description:
+      'A Sigstore keyless identity: a Fulcio certificate for this OIDC issuer and subject, logged in Rekor.',
     'x-kubernetes-validations': [
       {
         rule: 'has(self.subject) != has(self.subjectRegExp)',
@@ -152,6 +164,7 @@ const Key = Type.Object(
   },
   {
     additionalProperties: false,
+    description: 'A public key (cosign sign --key, model_signing key): inline as pem, or in a Secret.',
     'x-kubernetes-validations': [
       { rule: 'has(self.pem) != has(self.secretRef)', message: 'set exactly one of pem or secretRef' },
     ],
@@ -174,7 +187,7 @@ const Authority = Type.Object(
               'Require a transparency-log entry. Always true for keyless authorities; defaults to false for keys.',
           }),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Whether a transparency-log (Rekor) entry is required.' },
       ),
     ),
   },
@@ -190,15 +203,45 @@ const Authority = Type.Object(
   },
 );
 
+/**
+ * What a policy says when it requires no signature (`signatures: {required: false}`), and what it says
+ * when it omits the section or its authorities. Shared by the CEL rules below and by rules.ts, so that
+ * `kubectl apply` and `policy lint` refuse with the same words.
+ */
+export const SIGNATURES_ABSENT_MESSAGE =
+  'say what signatures a model needs: list who must sign (signatures: {authorities: [{name: ..., key: {...}}]}), or write signatures: {required: false} to admit unsigned models';
+export const AUTHORITIES_REQUIRED_MESSAGE =
+  'signatures.required is true (the default): list the authorities that must sign, or write signatures: {required: false} to admit unsigned models';
+export const NOT_REQUIRED_EXTRAS_MESSAGE =
+  'signatures.required is false: remove authorities and allowUnsignedFiles, or set required: true';
+
 const Signatures = Type.Object(
   {
-    threshold: Type.Integer({
-      minimum: 1,
-      maximum: MAX_LIST,
-      default: 1,
-      description: 'How many distinct authorities must have signed the model.',
-    }),
-    authorities: Type.Array(Authority, { minItems: 1, maxItems: 32 }),
+    // Optional in the type (so that `{required: false}` is a whole section in code too); defaulted by
+    // validation and by the API server alike.
+    required: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          'Whether a model must be signed. false admits unsigned models (and takes no authorities); true (the default) needs authorities.',
+      }),
+    ),
+    threshold: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_LIST,
+        default: 1,
+        description: 'How many distinct authorities must have signed the model.',
+      }),
+    ),
+    authorities: Type.Optional(
+      Type.Array(Authority, {
+        minItems: 1,
+        maxItems: 32,
+        description:
+          'Who may sign: each a keyless identity or a public key. Required unless required is false.',
+      }),
+    ),
     allowUnsignedFiles: Type.Optional(
       Type.Array(str(MAX_FILE_GLOB_LENGTH, { pattern: FILE_GLOB_PATTERN }), {
         maxItems: MAX_LIST,
@@ -209,13 +252,20 @@ const Signatures = Type.Object(
   },
   {
     additionalProperties: false,
+    description:
+      'Who must have signed the model. Required: list authorities, or write {required: false} to admit unsigned models.',
     'x-kubernetes-validations': [
+      { rule: '!self.required || has(self.authorities)', message: AUTHORITIES_REQUIRED_MESSAGE },
       {
-        rule: 'self.threshold <= size(self.authorities)',
+        rule: 'self.required || (!has(self.authorities) && !has(self.allowUnsignedFiles))',
+        message: NOT_REQUIRED_EXTRAS_MESSAGE,
+      },
+      {
+        rule: '!has(self.authorities) || self.threshold <= size(self.authorities)',
         message: 'threshold must not exceed the number of authorities',
       },
       {
-        rule: 'self.authorities.all(a, self.authorities.exists_one(b, b.name == a.name))',
+        rule: '!has(self.authorities) || self.authorities.all(a, self.authorities.exists_one(b, b.name == a.name))',
         message: 'authority names must be unique',
       },
     ],
@@ -241,6 +291,8 @@ const Formats = Type.Object(
   },
   {
     additionalProperties: false,
+    description:
+      'Which file formats are admitted, by their bytes. Absent: only safetensors, gguf, onnx, numpy, json, text, tokenizer, image.',
     'x-kubernetes-validations': [
       {
         rule: '!has(self.allow) || !has(self.deny) || self.allow.all(f, !(f in self.deny))',
@@ -272,28 +324,46 @@ const MLBOM = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'A CycloneDX ML-BOM attached to the model. Absent: no ML-BOM is required or read.',
+  },
 );
 
 const Provenance = Type.Object(
   {
-    required: Type.Boolean({ default: true }),
+    required: Type.Boolean({ default: true, description: 'Refuse a model without SLSA provenance.' }),
     builderIds: Type.Optional(
       Type.Array(str(1024), { maxItems: 64, description: 'Allowed SLSA builder ids (exact).' }),
     ),
     sourceRepositories: Type.Optional(
       Type.Array(str(1024), { maxItems: 64, description: 'Allowed source repository URIs (exact).' }),
     ),
-    signedBy: Type.Optional(Type.Array(str(63), { maxItems: 32 })),
+    signedBy: Type.Optional(
+      Type.Array(str(63), {
+        maxItems: 32,
+        description: 'Authorities (by name) one of which must have signed the provenance attestation.',
+      }),
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'SLSA v1 provenance attached to the model. Absent: no provenance is required or read.',
+  },
 );
 
 const LabelSelectorRequirement = Type.Object(
   {
-    key: str(317),
-    operator: stringEnum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const),
-    values: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: MAX_LIST })),
+    key: str(317, { description: 'The label key.' }),
+    operator: stringEnum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const, {
+      description: 'How the label is compared with values.',
+    }),
+    values: Type.Optional(
+      Type.Array(Type.String({ maxLength: 63 }), {
+        maxItems: MAX_LIST,
+        description: 'Label values: needed by In and NotIn, refused by Exists and DoesNotExist.',
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -308,10 +378,22 @@ const LabelSelectorRequirement = Type.Object(
 
 const LabelSelector = Type.Object(
   {
-    matchLabels: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 63 }))),
-    matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement, { maxItems: 64 })),
+    matchLabels: Type.Optional(
+      Type.Record(Type.String(), Type.String({ maxLength: 63 }), {
+        description: 'Labels the namespace must carry, with these values.',
+      }),
+    ),
+    matchExpressions: Type.Optional(
+      Type.Array(LabelSelectorRequirement, {
+        maxItems: 64,
+        description: 'Label requirements the namespace must meet (all of them).',
+      }),
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'A label selector over namespaces. Absent: no label condition.',
+  },
 );
 
 const Match = Type.Object(
@@ -324,7 +406,11 @@ const Match = Type.Object(
     ),
     namespaceSelector: Type.Optional(LabelSelector),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      'Which namespaces the policy applies to (both conditions when both are set). Absent: every namespace.',
+  },
 );
 
 export const ModelPolicySpecSchema = Type.Object(
@@ -345,10 +431,19 @@ export const ModelPolicySpecSchema = Type.Object(
       description: 'Refuse references not pinned by digest (tags can be moved after admission).',
     }),
     pullSecrets: Type.Optional(
-      Type.Array(Type.Object({ namespace: str(63), name: str(MAX_NAME) }, { additionalProperties: false }), {
-        maxItems: 16,
-        description: 'kubernetes.io/dockerconfigjson Secrets with credentials for the governed registries.',
-      }),
+      Type.Array(
+        Type.Object(
+          {
+            namespace: str(63, { description: 'Namespace of the pull secret.' }),
+            name: str(MAX_NAME, { description: 'Name of the pull secret.' }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: 16,
+          description: 'kubernetes.io/dockerconfigjson Secrets with credentials for the governed registries.',
+        },
+      ),
     ),
     signatures: Type.Optional(Signatures),
     formats: Type.Optional(Formats),
@@ -357,13 +452,21 @@ export const ModelPolicySpecSchema = Type.Object(
   },
   {
     additionalProperties: false,
+    description:
+      'Which models the policy governs (models, match) and what they need: signatures (required: list authorities, or {required: false}), formats, an ML-BOM, provenance.',
     'x-kubernetes-validations': [
       {
-        rule: '!has(self.mlbom) || !has(self.mlbom.signedBy) || (has(self.signatures) && self.mlbom.signedBy.all(n, self.signatures.authorities.exists(a, a.name == n)))',
+        rule: 'has(self.signatures)',
+        message: SIGNATURES_ABSENT_MESSAGE,
+        fieldPath: '.signatures',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: '!has(self.mlbom) || !has(self.mlbom.signedBy) || (has(self.signatures) && has(self.signatures.authorities) && self.mlbom.signedBy.all(n, self.signatures.authorities.exists(a, a.name == n)))',
         message: 'mlbom.signedBy must name authorities listed in signatures.authorities',
       },
       {
-        rule: '!has(self.provenance) || !has(self.provenance.signedBy) || (has(self.signatures) && self.provenance.signedBy.all(n, self.signatures.authorities.exists(a, a.name == n)))',
+        rule: '!has(self.provenance) || !has(self.provenance.signedBy) || (has(self.signatures) && has(self.signatures.authorities) && self.provenance.signedBy.all(n, self.signatures.authorities.exists(a, a.name == n)))',
         message: 'provenance.signedBy must name authorities listed in signatures.authorities',
       },
     ],

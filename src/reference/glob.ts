@@ -86,6 +86,21 @@ export function validateGlob(pattern: string): string | undefined {
   return typeof compiled === 'string' ? compiled : undefined;
 }
 
+/** What `modelGlobSegments` writes for a segment that matches any number of whole segments. */
+export const GLOBSTAR_SEGMENT = '**';
+
+/**
+ * The segments a valid model glob matches, normalised as the matcher uses them (host lower-cased,
+ * `library/` added, a trailing `**` written `*` then `**`), with GLOBSTAR_SEGMENT for `**`; undefined
+ * for an invalid pattern. For code that must reason about what a glob can match without matching it
+ * (the webhook's matchConditions, src/kube/match-conditions.ts).
+ */
+export function modelGlobSegments(pattern: string): readonly string[] | undefined {
+  const compiled = compile(pattern);
+  if (typeof compiled === 'string') return undefined;
+  return compiled.map((t) => (t === GLOBSTAR ? GLOBSTAR_SEGMENT : t));
+}
+
 /** Returns the tokens of a valid pattern, or the reason it is invalid. */
 function compile(pattern: string): readonly Token[] | string {
   if (typeof pattern !== 'string') return 'model pattern must be a string';

@@ -8,7 +8,7 @@ export const DOCKER_HUB = 'docker.io';
 
 // Other spellings of Docker Hub. Left unnormalised, `index.docker.io/x/y` would escape a policy written for
 // `docker.io/x/**` while the runtime pulls the very same image.
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['index.docker.io', 'registry-1.docker.io']);
+export const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['index.docker.io', 'registry-1.docker.io']);
 
 // Validated on the text as written, before lower-casing: some non-ASCII letters lower-case to ASCII (the
 // Kelvin sign U+212A becomes 'k'), which would let a host that no runtime accepts pass as a valid one.

@@ -42,6 +42,8 @@ export interface KeylessAuthority extends AuthorityBase {
 export interface UnavailableAuthority extends AuthorityBase {
   readonly kind: 'unavailable';
   readonly reason: string;
+  /** What the operator changes to make it available (TRUST_UNAVAILABLE's fix). */
+  readonly fix: string;
 }
 
 export type CompiledAuthority = KeyAuthority | KeylessAuthority | UnavailableAuthority;
@@ -51,7 +53,7 @@ export type SignerVerdict =
   | { readonly ok: true; readonly identity: string; readonly signerId: string }
   | {
       readonly ok: false;
-      readonly code: 'SIGNATURE_INVALID' | 'IDENTITY_MISMATCH';
+      readonly code: 'SIGNATURE_INVALID' | 'IDENTITY_MISMATCH' | 'TRUST_UNAVAILABLE';
       readonly message: string;
     };
 
@@ -68,14 +70,18 @@ export async function compileAuthority(
   const name = spec.name;
   if (spec.keyless !== undefined) {
     const k = spec.keyless;
+    // The pattern as the operator wrote it: anchoring is how it is applied, not part of what they wrote.
     const subjectText =
-      k.subject !== undefined ? `subject ${k.subject}` : `subject matching ^(?:${k.subjectRegExp})$`;
+      k.subject !== undefined
+        ? `subject ${k.subject}`
+        : `subject matching ${k.subjectRegExp} (whole subject)`;
     const expected = `issuer ${k.issuer}, ${subjectText}`;
     try {
       const root = await ctx.trustedRoot(k.trustedRoot, signal);
       if (root.material.certificateAuthorities.length === 0) {
         throw new TrustError(
           `trusted root ${root.origin} lists no certificateAuthorities to issue keyless certificates`,
+          { fix: `give authority ${name} a trusted root that lists the Fulcio certificate authorities` },
         );
       }
       let subject: KeylessAuthority['subject'];
@@ -93,7 +99,7 @@ export async function compileAuthority(
         verifier: new Verifier(root.material, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 }),
       };
     } catch (err) {
-      return unavailable(name, true, expected, err);
+      return unavailable(name, true, expected, err, `fix the trust material of authority ${name}`);
     }
   }
   const tlogRequired = spec.transparencyLog?.required ?? false;
@@ -109,7 +115,10 @@ export async function compileAuthority(
     try {
       parsed = parsePublicKey(pem);
     } catch (err) {
-      throw new TrustError(`${where}: ${(err as Error).message}`, { cause: err });
+      throw new TrustError(`${where}: ${(err as Error).message}`, {
+        cause: err,
+        fix: `put a PEM public key (-----BEGIN PUBLIC KEY-----, e.g. cosign.pub) in ${where.replace(/^the key in /, '')}`,
+      });
     }
     const fingerprint = keyFingerprint(parsed.key);
     // Key-signed bundles are checked against the key alone; their log entries (when any) against the
@@ -137,7 +146,7 @@ export async function compileAuthority(
       }),
     };
   } catch (err) {
-    return unavailable(name, tlogRequired, where, err);
+    return unavailable(name, tlogRequired, where, err, `fix the key of authority ${name}`);
   }
 }
 
@@ -146,6 +155,7 @@ function unavailable(
   tlogRequired: boolean,
   expected: string,
   err: unknown,
+  fallbackFix: string,
 ): UnavailableAuthority {
   return {
     kind: 'unavailable',
@@ -153,6 +163,7 @@ function unavailable(
     tlogRequired,
     expected,
     reason: (err as Error)?.message ?? String(err),
+    fix: err instanceof TrustError && err.fix !== undefined ? err.fix : fallbackFix,
   };
 }
 
@@ -165,7 +176,7 @@ function unavailable(
 export function verifySigner(a: CompiledAuthority, b: ParsedBundle, entity: SignedEntity): SignerVerdict {
   switch (a.kind) {
     case 'unavailable':
-      return { ok: false, code: 'SIGNATURE_INVALID', message: `authority is unavailable: ${a.reason}` };
+      return { ok: false, code: 'TRUST_UNAVAILABLE', message: `authority is unavailable: ${a.reason}` };
     case 'key': {
       const found = () =>
         b.key.kind === 'public-key'

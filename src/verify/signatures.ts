@@ -344,6 +344,17 @@ function failureOf(
     unbound.length > 0
       ? ` Not signatures of this artifact: ${unbound.slice(0, MAX_DETAILS).join('; ')}.`
       : '';
+  // An authority whose key or root could not be had verifies nothing: the operator's problem, not the
+  // model author's ("re-sign" would not help), and said so before what the other authorities found.
+  const unavailable = per.flatMap((p) => (p.authority.kind === 'unavailable' ? [p.authority] : []));
+  if (unavailable.length > 0) {
+    const n = unavailable.length;
+    return {
+      code: 'TRUST_UNAVAILABLE',
+      message: `the trust material of ${n} authorit${n === 1 ? 'y' : 'ies'} cannot be used, so no signature by ${n === 1 ? 'it' : 'them'} can be checked; the policy needs ${need} and ${matchedCount} signed: ${details.join(' | ')}.${others}`,
+      fix: [...new Set(unavailable.map((a) => a.fix))].join('; '),
+    };
+  }
   if (matchedCount > 0) {
     return {
       code: 'THRESHOLD_NOT_MET',
@@ -354,14 +365,10 @@ function failureOf(
   if (ev.discovery.candidates.length === 0 || (signatureCount === 0 && unbound.length === 0)) {
     const where = `${looked.referrers} referrers, ${looked.layers} layers${looked.legacyTag ? `, tag ${looked.legacyTag}` : ''}`;
     const atts = ev.discovery.candidates.length > 0 ? ' (only attestations, which are not signatures)' : '';
-    const unavailable = per.filter((p) => p.authority.kind === 'unavailable');
-    const why =
-      unavailable.length > 0
-        ? ` ${unavailable.map((p) => `${p.authority.name}: ${(p.authority as { reason: string }).reason}`).join('; ')}.`
-        : '';
+    // Unavailable authorities were reported above (TRUST_UNAVAILABLE): here every authority is usable.
     return {
       code: 'SIGNATURE_MISSING',
-      message: `no signature found${atts} among ${where}; the policy needs ${need}.${why}`,
+      message: `no signature found${atts} among ${where}; the policy needs ${need}.`,
     };
   }
   const code =

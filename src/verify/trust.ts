@@ -71,11 +71,34 @@ export interface PolicyTrust {
   readonly allowUnsignedFiles: readonly string[];
 }
 
+/**
+ * Trust material that could not be had or used. `fix` says what the operator changes (a value, an RBAC
+ * grant, an object to create): a model author can do nothing about it, so it is never "re-sign".
+ */
+/**
+ * Why a compiled trust cannot be used, authority by authority, with the fix for each (undefined when every
+ * authority is available): what a policy's status says under TRUST_UNAVAILABLE.
+ */
+export function unavailableTrust(t: PolicyTrust): string | undefined {
+  const parts = t.authorities.flatMap((a) =>
+    a.kind === 'unavailable' ? [`authority ${a.name}: ${a.reason}. Fix: ${a.fix}`] : [],
+  );
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
 export class TrustError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly fix: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; fix?: string }) {
     super(message, options);
     this.name = 'TrustError';
+    this.fix = options?.fix;
   }
+}
+
+/** The fix carried by an error from a source (kube's ObjectAccessError carries one), if any. */
+function fixOf(err: unknown): string | undefined {
+  const fix = (err as { fix?: unknown } | null)?.fix;
+  return typeof fix === 'string' ? fix : undefined;
 }
 
 const MAX_TRUSTED_ROOT_BYTES = 1024 * 1024;
@@ -91,7 +114,8 @@ let publicGood: TrustedRootMaterial | undefined;
 export function publicGoodTrustedRoot(): TrustedRootMaterial {
   if (publicGood === undefined) {
     const require = createRequire(import.meta.url);
-    // Read synchronously once per process; the file is part of node_modules.
+    // Read synchronously once per process; the file is part of node_modules. scripts/bundle-cli.ts
+    // bundles this require: keep the createRequire line as it is.
     const seeds = require('@sigstore/tuf/seeds.json') as Record<
       string,
       { targets?: Record<string, string> } | undefined
@@ -167,6 +191,18 @@ function undatedEntries(root: TrustedRoot): string[] {
     });
   }
   return out;
+}
+
+/** Runs `parse`; a TrustError without a fix gets `fix` (the place to put valid material). */
+function withFix<T>(parse: () => T, fix: string): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof TrustError && err.fix === undefined) {
+      throw new TrustError(err.message, { cause: err.cause, fix });
+    }
+    throw err;
+  }
 }
 
 function sha256(text: string): string {
@@ -328,39 +364,59 @@ export class TrustCache {
           const r = ref.configMapRef;
           const origin = `configmap:${r.namespace}/${r.name}/${r.key}`;
           if (opts.trustedRoots === undefined) {
-            throw new TrustError(`trusted root ${origin} cannot be read: no ConfigMap source in this mode`);
+            throw new TrustError(`trusted root ${origin} cannot be read: no ConfigMap source in this mode`, {
+              fix: 'in file mode (verify, review or serve with --policy-file) give the root as trustedRoot.file: /path/to/trusted_root.json; configMapRef is read only by serve --kubernetes',
+            });
           }
           const json = await opts.trustedRoots.trustedRoot(r, signal).catch((err: unknown) => {
             throw new TrustError(`trusted root ${origin} cannot be read: ${(err as Error).message}`, {
               cause: err,
+              fix:
+                fixOf(err) ??
+                `check that ConfigMap ${r.namespace}/${r.name} exists with key ${r.key} and that modelgate may read it (chart value secretAccess)`,
             });
           });
-          return parseTrustedRoot(json, origin);
+          return withFix(
+            () => parseTrustedRoot(json, origin),
+            `put a valid Sigstore trusted_root.json under key ${r.key} of ConfigMap ${r.namespace}/${r.name}`,
+          );
         }
         if (ref.file !== undefined) {
           const origin = `file:${ref.file}`;
           if (opts.readFiles !== true) {
             throw new TrustError(
               `trusted root ${origin} is not read here: trustedRoot.file is for the CLI only`,
+              {
+                fix: 'in the cluster, put the trusted_root.json in a ConfigMap (kubectl create configmap NAME --from-file=trusted_root.json) and name it with trustedRoot.configMapRef',
+              },
             );
           }
           const json = await readFile(ref.file, { encoding: 'utf8', signal }).catch((err: unknown) => {
             throw new TrustError(`trusted root ${origin} cannot be read: ${(err as Error).message}`, {
               cause: err,
+              fix: `make ${ref.file} a readable trusted_root.json, or fix trustedRoot.file`,
             });
           });
-          return parseTrustedRoot(json, origin);
+          return withFix(
+            () => parseTrustedRoot(json, origin),
+            `put a valid Sigstore trusted_root.json in ${ref.file}`,
+          );
         }
         throw new TrustError('trustedRoot names neither a configMapRef nor a file');
       },
       async secret(ref, signal) {
         const where = `secret:${ref.namespace}/${ref.name}/${ref.key}`;
         if (opts.secrets === undefined) {
-          throw new TrustError(`public key ${where} cannot be read: no Secret source in this mode`);
+          throw new TrustError(`public key ${where} cannot be read: no Secret source in this mode`, {
+            fix: 'in file mode (verify, review or serve with --policy-file) write the public key inline as key.pem (the contents of cosign.pub); secretRef is read only by serve --kubernetes',
+          });
         }
         return opts.secrets.secret(ref, signal).catch((err: unknown) => {
           throw new TrustError(`public key ${where} cannot be read: ${(err as Error).message}`, {
             cause: err,
+            fix:
+              fixOf(err) ??
+              `check that Secret ${ref.namespace}/${ref.name} exists with key ${ref.key} and that modelgate may read it (chart value secretAccess)`,
           });
         });
       },

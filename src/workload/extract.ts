@@ -54,7 +54,7 @@ export type Extraction =
     };
 
 /** Containers in start order; each may name model references. */
-const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
+export const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
 
 /**
  * An `oci://` token inside a longer string (`--model=oci://reg/m@sha256:...`, a
@@ -206,13 +206,18 @@ function extractTokensFromList(
   }
 }
 
+/** Whether a string holds an `oci://` token (anything else in `command`, `args` and `env` names no model). */
+export function hasOciToken(value: unknown): value is string {
+  return typeof value === 'string' && OCI_SCHEME.test(value);
+}
+
 function extractTokens(
   value: unknown,
   fieldPath: string,
   source: ReferenceSource,
   collector: Collector,
 ): void {
-  if (typeof value !== 'string' || !OCI_SCHEME.test(value)) return;
+  if (!hasOciToken(value)) return;
   for (const match of value.matchAll(OCI_TOKEN)) {
     if (collector.full) return;
     collector.add(match[0], fieldPath, source);

@@ -43,7 +43,8 @@ const TEMPLATE_PATHS: ReadonlyMap<string, readonly string[]> = new Map([
   ['batch/CronJob', ['spec', 'jobTemplate', 'spec', 'template']],
 ]);
 
-function templatePathOf(kind: GroupVersionKind, subResource?: string): readonly string[] | undefined {
+/** The keys leading to the pod template of `kind` (`[]` for a Pod), or undefined when it carries none. */
+export function templatePathOf(kind: GroupVersionKind, subResource?: string): readonly string[] | undefined {
   const path = TEMPLATE_PATHS.get(`${kind.group}/${kind.kind}`);
   if (path === undefined) return undefined;
   // Other subresources (status, scale, binding, eviction, resize, exec...) either

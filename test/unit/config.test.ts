@@ -5,6 +5,8 @@ describe('serveConfig', () => {
   it('applies defaults and freezes the result', () => {
     const c = serveConfig({ policyFile: ['p.yaml'] }, {});
     expect(c).toMatchObject({
+      // Loopback, as the README says for local use; the chart and the image pass --host=0.0.0.0.
+      host: '127.0.0.1',
       port: 8443,
       unmatched: 'deny',
       deadlineMs: 8000,

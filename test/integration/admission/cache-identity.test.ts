@@ -91,7 +91,7 @@ describe('caches and trust keyed by content, not by uid (real serve)', () => {
     apiVersion: 'modelgate.dev/v1alpha1',
     kind: 'ModelPolicy',
     metadata,
-    spec: { models: [`${registry.host}/pickles/**`], formats: { deny } },
+    spec: { models: [`${registry.host}/pickles/**`], signatures: { required: false }, formats: { deny } },
   });
 
   for (const variant of ['with metadata.uid and generation', 'without metadata.uid'] as const) {

@@ -31,7 +31,7 @@ describe('HTTPS listener limits (real serve)', () => {
         apiVersion: 'modelgate.dev/v1alpha1',
         kind: 'ModelPolicy',
         metadata: { name: 'none' },
-        spec: { models: ['registry.invalid/**'] },
+        spec: { models: ['registry.invalid/**'], signatures: { required: false } },
       },
     ]);
     serve = await startServe(['--policy-file', policyFile]);

@@ -81,7 +81,12 @@ describe('POST /validate', () => {
     expect(res).toEqual({
       uid: UID,
       allowed: false,
-      status: { code: 403, message: 'modelgate refused pod ml/inference: unsigned', reason: 'Forbidden' },
+      status: {
+        code: 403,
+        message: 'modelgate refused pod ml/inference: unsigned',
+        reason: 'Forbidden',
+        details: { causes: [expect.objectContaining({ reason: 'SIGNATURE_MISSING' })] },
+      },
     });
     expect(t.logs.find((l) => l.msg === 'admission decision')).toMatchObject({
       uid: UID,

@@ -101,7 +101,7 @@ describe('modelgate verify', () => {
     // Port 9 on loopback: nothing listens there, so the connection is refused at once.
     writeFileSync(
       f,
-      'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: local}\nspec: {models: ["127.0.0.1:9/models/**"]}\n',
+      'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: local}\nspec: {models: ["127.0.0.1:9/models/**"], signatures: {required: false}}\n',
     );
     const ref = `127.0.0.1:9/models/llama@sha256:${'b'.repeat(64)}`;
     const r = await runCli(['verify', ref, '--policy-file', f, '--json']);
@@ -157,12 +157,26 @@ describe('modelgate policy lint', () => {
     expect(paths).toEqual(expect.arrayContaining(['spec.mode', 'spec.models', 'spec.signatures.threshold']));
   });
 
+  it('refuses a policy that does not say what signatures it requires, showing both ways to say it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mg-'));
+    const f = join(dir, 'p.yaml');
+    writeFileSync(
+      f,
+      'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: silent}\nspec: {models: ["r.example/**"]}\n',
+    );
+    const r = await runCli(['policy', 'lint', f]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('spec.signatures');
+    expect(r.stdout).toContain('signatures: {required: false}');
+    expect(r.stdout).toContain('signatures: {authorities: [');
+  });
+
   it('reports an unreadable file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mg-'));
     const f = join(dir, 'p.yaml');
     writeFileSync(
       f,
-      'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ok}\nspec: {models: ["r.example/**"]}\n',
+      'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ok}\nspec: {models: ["r.example/**"], signatures: {required: false}}\n',
     );
     expect((await runCli(['policy', 'lint', f])).code).toBe(0);
     const missing = await runCli(['policy', 'lint', join(dir, 'nope.yaml')]);

@@ -100,10 +100,10 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     );
     await oras.close();
     bomPolicy = policyFile(
-      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: bom}\nspec:\n  models: ["${registry.host}/models/**"]\n  mlbom: {required: true, requireHashMatch: true}\n`,
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: bom}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures: {required: false}\n  mlbom: {required: true, requireHashMatch: true}\n`,
     );
     openPolicy = policyFile(
-      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: local}\nspec:\n  models: ["${registry.host}/models/**"]\n  formats: {allow: ${ALL_FORMATS}}\n`,
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: local}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures: {required: false}\n  formats: {allow: ${ALL_FORMATS}}\n`,
     );
     signedPolicy = policyFile(
       `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: signed}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures:\n    authorities: [{name: ci, keyless: {issuer: "https://issuer.example", subject: "ci@example.com"}}]\n`,
@@ -143,7 +143,7 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
 
   it('resolves a tag when the policy does not require a digest', async () => {
     const tagPolicy = policyFile(
-      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: tags}\nspec:\n  models: ["${registry.host}/models/**"]\n  requireDigest: false\n  formats: {allow: ${ALL_FORMATS}}\n`,
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: tags}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures: {required: false}\n  requireDigest: false\n  formats: {allow: ${ALL_FORMATS}}\n`,
     );
     const r = await runCli([
       'verify',
@@ -196,10 +196,31 @@ describe.each(['ggcr', 'distribution'] as const)('engine + registry client again
     expect(codes).toContain('SIGNATURE_MISSING');
   });
 
+  it('file mode: a key in a Secret (cluster only) is TRUST_UNAVAILABLE, and the fix says to write key.pem', async () => {
+    const secretPolicy = policyFile(
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: cluster-key}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures:\n    authorities: [{name: release, key: {secretRef: {namespace: modelgate-system, name: release-key, key: cosign.pub}}}]\n`,
+    );
+    const ref = `${registry.host}/models/llama@${model.digest}`;
+    const r = await runCli([
+      'verify',
+      ref,
+      '--policy-file',
+      secretPolicy,
+      '--insecure-registry',
+      registry.host,
+      '--json',
+    ]);
+    expect(r.code).toBe(1);
+    const reasons = JSON.parse(r.stdout).reasons as { code: string; fix?: string; message: string }[];
+    expect(reasons.map((x) => x.code)).toEqual(['TRUST_UNAVAILABLE']);
+    expect(JSON.stringify(reasons[0])).toMatch(/key\.pem/);
+    expect(JSON.stringify(reasons[0])).not.toMatch(/re-sign/);
+  });
+
   it('refuses a pickle posing as safetensors with FORMAT_DENIED under the default formats rule', async () => {
     const ref = `${registry.host}/models/sneaky@${pickled.digest}`;
     const defaults = policyFile(
-      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: defaults}\nspec:\n  models: ["${registry.host}/models/**"]\n`,
+      `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: defaults}\nspec:\n  models: ["${registry.host}/models/**"]\n  signatures: {required: false}\n`,
     );
     const r = await runCli([
       'verify',

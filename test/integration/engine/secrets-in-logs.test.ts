@@ -55,7 +55,11 @@ describe('secrets never reach the logs', () => {
         apiVersion: 'modelgate.dev/v1alpha1',
         kind: 'ModelPolicy',
         metadata: { name: 'token' },
-        spec: { models: [`${token.host}/**`], formats: { allow: ['safetensors', 'json'] } },
+        spec: {
+          models: [`${token.host}/**`],
+          signatures: { required: false },
+          formats: { allow: ['safetensors', 'json'] },
+        },
       },
     ]);
     const user = basic.credentials!.username;

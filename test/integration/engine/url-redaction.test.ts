@@ -77,7 +77,7 @@ describe('URLs are redacted in every output channel', () => {
         apiVersion: 'modelgate.dev/v1alpha1',
         kind: 'ModelPolicy',
         metadata: { name: 'fake' },
-        spec: { models: [`${h}/**`], formats: { deny: ['pickle'] } },
+        spec: { models: [`${h}/**`], signatures: { required: false }, formats: { deny: ['pickle'] } },
       },
     ]);
   });

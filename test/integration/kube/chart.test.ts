@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { ALL_IMAGES, mayNameModelCondition } from '../../../src/kube/match-conditions.ts';
 import { runCli } from '../../support/cli.ts';
 import { toolPath } from '../../support/tools.ts';
 
@@ -109,6 +110,20 @@ describe('charts/modelgate', () => {
     expect(find(longer, 'ValidatingWebhookConfiguration').webhooks[0].timeoutSeconds).toBe(25);
   });
 
+  it('registers the conservative matchCondition modelgate narrows later, and the webhook by URL when asked', async () => {
+    const w = find(await template(), 'ValidatingWebhookConfiguration', 'modelgate').webhooks[0];
+    // Every image until modelgate has listed the policies: exactly what modelgate itself writes then.
+    expect(w.matchConditions).toEqual([mayNameModelCondition(ALL_IMAGES)]);
+    const byUrl = find(
+      await template({ 'webhook.url': 'https://192.0.2.10:8443/validate' }),
+      'ValidatingWebhookConfiguration',
+      'modelgate',
+    ).webhooks[0];
+    expect(byUrl.clientConfig).toEqual({ url: 'https://192.0.2.10:8443/validate' });
+    expect(byUrl.matchConditions).toEqual(w.matchConditions);
+    expect(await templateError({ 'webhook.url': 'http://192.0.2.10/validate' })).toContain('/webhook/url');
+  });
+
   it('runs 2 non-root replicas with a read-only root, probes over HTTPS, a PDB and topology spread', async () => {
     const objs = await template();
     const d = find(objs, 'Deployment');
@@ -134,6 +149,8 @@ describe('charts/modelgate', () => {
     expect(c.args).toEqual(
       expect.arrayContaining([
         '--kubernetes',
+        // serve's default is loopback; in the pod the API server connects to the pod's address.
+        '--host=0.0.0.0',
         '--tls-self-manage',
         '--webhook-config=modelgate',
         '--service=modelgate',
@@ -195,7 +212,7 @@ describe('charts/modelgate', () => {
     );
   });
 
-  it('with cert-manager: a CA, a serving Certificate, the cainjector annotation and no webhook RBAC', async () => {
+  it('with cert-manager: a CA, a serving Certificate, the cainjector annotation, no TLS Secret RBAC', async () => {
     const objs = await template({ 'certificates.mode': 'certManager' });
     const cert = find(objs, 'Certificate', 'modelgate-serving');
     expect(cert.spec.dnsNames).toContain(`modelgate.${NS}.svc`);
@@ -207,7 +224,14 @@ describe('charts/modelgate', () => {
     const args = container(objs).args as string[];
     expect(args).toContain('--tls-cert=/etc/modelgate/tls/tls.crt');
     expect(args).not.toContain('--tls-self-manage');
-    expect(JSON.stringify(find(objs, 'ClusterRole').rules)).not.toContain('validatingwebhookconfigurations');
+    // The webhook configuration by name still: modelgate keeps its matchConditions in step in every mode.
+    expect(args).toContain('--webhook-config=modelgate');
+    expect(find(objs, 'ClusterRole').rules).toContainEqual({
+      apiGroups: ['admissionregistration.k8s.io'],
+      resources: ['validatingwebhookconfigurations'],
+      resourceNames: ['modelgate'],
+      verbs: ['get', 'patch'],
+    });
     expect(objs.some((o) => o.kind === 'Role' && o.metadata.name === 'modelgate-tls')).toBe(false);
     const external = await template({
       'certificates.mode': 'certManager',

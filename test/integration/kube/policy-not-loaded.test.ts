@@ -85,7 +85,7 @@ describe('cluster mode: no decision before the policies are loaded (real serve -
               apiVersion: 'modelgate.dev/v1alpha1',
               kind: 'ModelPolicy',
               metadata: { name: 'models', uid: 'a0000000-0000-4000-8000-000000000001', generation: 1 },
-              spec: { models: ['registry.example/models/**'] },
+              spec: { models: ['registry.example/models/**'], signatures: { required: false } },
             },
           ],
         });

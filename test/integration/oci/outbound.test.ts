@@ -285,7 +285,11 @@ describe('outbound containment', () => {
         apiVersion: 'modelgate.dev/v1alpha1',
         kind: 'ModelPolicy',
         metadata: { name: 'formats' },
-        spec: { models: [`${reg.host}/**`], formats: { allow: ['safetensors'] } },
+        spec: {
+          models: [`${reg.host}/**`],
+          signatures: { required: false },
+          formats: { allow: ['safetensors'] },
+        },
       },
     ]);
     const r = await runCli([

@@ -15,7 +15,7 @@ import {
   serverDenial,
 } from '../../../src/admission/review.ts';
 import { REASON_FIX } from '../../../src/engine/reasons.ts';
-import { ALLOW, deny, pod, review, UID, warn } from './builders.ts';
+import { ALLOW, deny, finding, pod, review, UID, warn } from './builders.ts';
 
 function failure(parse: ReviewParse): { error: string; uid?: string } {
   if (parse.ok) throw new Error(`expected a parse failure, got ${JSON.stringify(parse.request)}`);
@@ -276,9 +276,55 @@ describe('admissionResponse', () => {
       response: {
         uid: UID,
         allowed: false,
-        status: { code: 403, message: 'refused: unsigned', reason: 'Forbidden' },
+        status: {
+          code: 403,
+          message: 'refused: unsigned',
+          reason: 'Forbidden',
+          // Kubernetes' StatusCause convention: the code per field path, for pipelines to read.
+          details: {
+            causes: [
+              {
+                reason: 'SIGNATURE_MISSING',
+                field: "metadata.annotations['modelgate.dev/models']",
+                message:
+                  'registry.example.com/models/llm:v1 (modelgate policy production-models): no signature found. Fix: sign it',
+              },
+            ],
+          },
+        },
       },
     });
+  });
+
+  it('lists each Enforce finding once as a cause, not the Warn and Audit ones, within bounds', () => {
+    const d = deny('x');
+    const many = {
+      ...d,
+      findings: [
+        finding({ code: 'FORMAT_DENIED', fieldPath: 'spec.containers[0].args[1]' }),
+        finding({ code: 'FORMAT_DENIED', fieldPath: 'spec.containers[0].args[1]' }),
+        finding({ code: 'MLBOM_MISSING', mode: 'Warn' }),
+        finding({ code: 'PROVENANCE_FAILED', mode: 'Audit' }),
+        ...Array.from({ length: 100 }, (_, i) =>
+          finding({
+            code: 'SIGNATURE_INVALID',
+            fieldPath: `spec.volumes[${i}].image.reference`,
+            message: 'm'.repeat(3000),
+          }),
+        ),
+      ],
+    };
+    const causes = admissionResponse(UID, many).response.status?.details?.causes ?? [];
+    expect(causes[0]).toMatchObject({ reason: 'FORMAT_DENIED', field: 'spec.containers[0].args[1]' });
+    expect(causes[1]).toMatchObject({
+      reason: 'SIGNATURE_INVALID',
+      field: 'spec.volumes[0].image.reference',
+    });
+    expect(causes).toHaveLength(64);
+    expect(causes.map((c) => c.reason)).not.toContain('MLBOM_MISSING');
+    expect(Math.max(...causes.map((c) => c.message.length))).toBeLessThanOrEqual(1024);
+    // An allowed answer has no status at all (the API server ignores it).
+    expect(admissionResponse(UID, { ...many, allowed: true }).response.status).toBeUndefined();
   });
 
   it("uses the decision's status code, with its Kubernetes reason where there is one", () => {
@@ -292,7 +338,7 @@ describe('admissionResponse', () => {
       [418, undefined],
     ];
     for (const [code, reason] of cases) {
-      const status = admissionResponse(UID, deny('x', code)).response.status;
+      const { details: _causes, ...status } = admissionResponse(UID, deny('x', code)).response.status ?? {};
       expect(status).toEqual(reason === undefined ? { code, message: 'x' } : { code, message: 'x', reason });
     }
   });
@@ -400,13 +446,26 @@ describe('boundWarnings', () => {
 });
 
 describe('serverDenial', () => {
-  it('is a coded denial with the fix and no findings', () => {
-    expect(serverDenial('INTERNAL_ERROR', 500, 'modelgate failed')).toEqual({
+  it('is a coded denial with the fix, and one finding about the request (its cause on the wire)', () => {
+    const d = serverDenial('INTERNAL_ERROR', 500, 'modelgate failed');
+    expect(d).toEqual({
       allowed: false,
       status: 500,
       message: `INTERNAL_ERROR: modelgate failed. Fix: ${REASON_FIX.INTERNAL_ERROR}`,
       warnings: [],
-      findings: [],
+      findings: [
+        {
+          code: 'INTERNAL_ERROR',
+          fieldPath: 'request',
+          reference: '-',
+          mode: 'Enforce',
+          message: 'modelgate failed',
+          fix: REASON_FIX.INTERNAL_ERROR,
+        },
+      ],
     });
+    expect(admissionResponse(UID, d).response.status?.details?.causes).toEqual([
+      expect.objectContaining({ reason: 'INTERNAL_ERROR', field: 'request' }),
+    ]);
   });
 });

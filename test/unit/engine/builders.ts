@@ -11,12 +11,13 @@ import { validateModelPolicy } from '../../../src/policy/validate.ts';
 
 export const DIGEST = `sha256:${'a'.repeat(64)}`;
 
+/** A compiled policy; one that does not say otherwise requires no signature (`signatures: {required: false}`). */
 export function policy(name: string, spec: Record<string, unknown>) {
   const v = validateModelPolicy({
     apiVersion: 'modelgate.dev/v1alpha1',
     kind: 'ModelPolicy',
     metadata: { name },
-    spec,
+    spec: { signatures: { required: false }, ...spec },
   });
   if (!v.ok) throw new Error(JSON.stringify(v.errors));
   return compilePolicy(v.policy);

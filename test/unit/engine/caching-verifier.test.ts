@@ -108,7 +108,7 @@ describe('CachingVerifier: the decision cache', () => {
     const v = verifier(inner, { trust });
     const signed = {
       ...P,
-      spec: { ...P.spec, signatures: { threshold: 1, authorities: [] } },
+      spec: { ...P.spec, signatures: { required: true, threshold: 1, authorities: [] } },
     } as CompiledPolicy;
     await v.verify(ref('m/a', { digest: D1 }), signed, never());
     await v.verify(ref('m/a', { digest: D1 }), signed, never());
@@ -389,6 +389,40 @@ describe('CachingVerifier: coalescing, limits, deadlines', () => {
     );
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await v.verify(ref('m/a', { digest: D1 }), P, never())).toEqual({ failures: [] });
+  });
+});
+
+describe('CachingVerifier: a refusal from the negative cache', () => {
+  it('says it is cached and until when; the fresh refusal does not', async () => {
+    const t = clock();
+    t.advance(Date.parse('2026-03-04T12:02:54.500Z'));
+    const { inner } = recording(async () => ({
+      failures: [{ code: 'SIGNATURE_MISSING', message: 'no signature found.' }],
+    }));
+    const v = verifier(inner, { now: t.now, cache: { negativeTtlMs: 10_000 } });
+    const bad = ref('m/bad', { digest: D1 });
+    const fresh = await v.verify(bad, P, never());
+    expect(fresh.failures[0]?.message).toBe('no signature found.');
+    const again = await v.verify(bad, P, never());
+    expect(again.failures.map((f) => [f.code, f.message])).toEqual([
+      ['SIGNATURE_MISSING', 'no signature found (cached refusal, re-checked after 12:03:05Z)'],
+    ]);
+    expect(v.cached(bad, P)?.failures[0]?.message).toContain('cached refusal, re-checked after 12:03:05Z');
+    // Past the TTL it is checked again, and the answer is fresh.
+    t.advance(10_000);
+    expect((await v.verify(bad, P, never())).failures[0]?.message).toBe('no signature found.');
+  });
+
+  it('shows the date too when refusals are kept a day or more', async () => {
+    const t = clock();
+    t.advance(Date.parse('2026-03-04T12:00:00Z'));
+    const { inner } = recording(async () => fail('FORMAT_DENIED'));
+    const v = verifier(inner, { now: t.now, cache: { negativeTtlMs: 86_400_000 } });
+    const bad = ref('m/bad', { digest: D1 });
+    await v.verify(bad, P, never());
+    expect((await v.verify(bad, P, never())).failures[0]?.message).toBe(
+      'FORMAT_DENIED (cached refusal, re-checked after 2026-03-05T12:00:00Z)',
+    );
   });
 });
 

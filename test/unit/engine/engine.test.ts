@@ -184,6 +184,32 @@ describe('Engine.review', () => {
     expect(d.findings).toMatchObject([{ code: 'POLICY_INVALID', policy: 'broken' }]);
   });
 
+  it('does not add a contradictory MODEL_UNGOVERNED to POLICY_INVALID, even with --unmatched deny', async () => {
+    const broken = {
+      name: 'broken',
+      errors: [{ path: 'spec.mode', message: 'must be one of: Enforce, Warn, Audit' }],
+      governs: (r: string) => r.startsWith('r.example/'),
+    };
+    // A valid policy covers the model too, but not in this namespace: no valid policy governs it here.
+    const elsewhere = policy('elsewhere', {
+      ...open,
+      models: ['r.example/**'],
+      match: { namespaces: ['prod'] },
+    });
+    const e = engine({ invalid: [broken], policies: [elsewhere] }, { unmatched: 'deny' });
+    const d = await e.review(podReview([`r.example/m@${DIGEST}`, `other.example/m@${DIGEST}`]));
+    expect(d.allowed).toBe(false);
+    // The model the invalid policy covers gets only POLICY_INVALID; a model nothing covers is still
+    // MODEL_UNGOVERNED.
+    expect(d.findings.map((f) => [f.reference, f.code])).toEqual([
+      [`r.example/m@${DIGEST}`, 'POLICY_INVALID'],
+      [`other.example/m@${DIGEST}`, 'MODEL_UNGOVERNED'],
+    ]);
+    const line = d.message?.split('\n').find((l) => l.startsWith('- r.example/m@'));
+    expect(line).toContain('POLICY_INVALID');
+    expect(line).not.toContain('MODEL_UNGOVERNED');
+  });
+
   it('governs container images that a policy names (modelcar) and ignores other images', async () => {
     const e = engine(
       { policies: [policy('p', { models: ['r.example/models/**'] })] },

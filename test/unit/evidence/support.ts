@@ -193,7 +193,8 @@ export function policy(spec: Record<string, unknown> = {}, name = 'p') {
     apiVersion: 'modelgate.dev/v1alpha1',
     kind: 'ModelPolicy',
     metadata: { name },
-    spec: { models: ['registry.test/**'], ...spec },
+    // These checks are about evidence: a policy that needs no signature, unless a test gives one.
+    spec: { models: ['registry.test/**'], signatures: { required: false }, ...spec },
   });
   if (!v.ok) throw new Error(JSON.stringify(v.errors));
   return compilePolicy(v.policy);

@@ -45,7 +45,7 @@ describe('the cluster wiring', () => {
       apiVersion: 'modelgate.dev/v1alpha1',
       kind: 'ModelPolicy',
       metadata: { name: 'p', uid: 'u', generation: 1 },
-      spec: { models: ['registry.example.com/**'] },
+      spec: { models: ['registry.example.com/**'], signatures: { required: false } },
     });
     handlers!.namespaces.upsert({ metadata: { name: 'prod', labels: { env: 'prod' } } });
     policies.sync();

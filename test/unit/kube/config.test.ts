@@ -56,6 +56,13 @@ describe('serve --kubernetes configuration', () => {
     expect(c.kubernetes?.tls?.certFile).toMatch(/modelgate-tls-\d+\/tls\.crt$/);
   });
 
+  it('keeps the matchConditions of --webhook-config in step without --tls-self-manage too', () => {
+    const c = serveConfig({ kubernetes: true, webhookConfig: 'mg-webhook' }, IN_CLUSTER);
+    expect(c.kubernetes?.webhookConfiguration).toBe('mg-webhook');
+    expect(c.kubernetes?.tls).toBeUndefined();
+    expect(serveConfig({ kubernetes: true }, IN_CLUSTER).kubernetes?.webhookConfiguration).toBeUndefined();
+  });
+
   it('file mode stays as it was', () => {
     const c = serveConfig({ policyFile: ['p.yaml'] }, IN_CLUSTER);
     expect(c.policySource).toBe('file');
@@ -69,7 +76,12 @@ describe('serve --kubernetes configuration', () => {
     [{ policyFile: ['p'], kubeconfig: '/k' }, {}, '--kubeconfig needs --kubernetes'],
     [{ policyFile: ['p'], tlsSelfManage: true }, {}, '--tls-self-manage needs --kubernetes'],
     [{ kubernetes: true, tlsSelfManage: true }, IN_CLUSTER, 'needs --webhook-config'],
-    [{ kubernetes: true, webhookConfig: 'x' }, IN_CLUSTER, '--webhook-config needs --tls-self-manage'],
+    [
+      { kubernetes: true, webhookConfig: 'Bad_Name' },
+      IN_CLUSTER,
+      '--webhook-config must be a lower-case DNS name',
+    ],
+    [{ policyFile: ['p'], webhookConfig: 'x' }, {}, '--webhook-config needs --kubernetes'],
     [{ kubernetes: true, namespace: 'Bad_NS' }, IN_CLUSTER, '--namespace must be a lower-case DNS name'],
     [{ kubernetes: true, secretNamespace: ['x/y'] }, IN_CLUSTER, '--secret-namespace'],
   ])('refuses %j', (flags, env, message) => {

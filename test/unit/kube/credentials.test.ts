@@ -147,3 +147,29 @@ describe('PullSecretVerifier and the decision cache', () => {
     expect(bare.cached(ref, policy())).toBeUndefined();
   });
 });
+
+describe('ContextCredentials.describe', () => {
+  it('names the source whose credential is used, then the others with why; never their content', () => {
+    const fallback = new StaticCredentialStore(
+      [['registry.example.com', { kind: 'basic', username: 'u', password: 'secret-pw' }]],
+      '--registry-config',
+    );
+    const creds = new ContextCredentials(fallback);
+    const elsewhere = new StaticCredentialStore(
+      [['other.example', { kind: 'basic', username: 'u', password: 'p' }]],
+      'pull secret team-a/elsewhere',
+    );
+    const d = creds.run([elsewhere], () => creds.describe('registry.example.com'), [
+      'pull secret team-a/gone was not found',
+    ]);
+    expect(d).toEqual({
+      used: '--registry-config',
+      others: [
+        'pull secret team-a/elsewhere has no entry for registry.example.com',
+        'pull secret team-a/gone was not found',
+      ],
+    });
+    expect(JSON.stringify(d)).not.toContain('secret-pw');
+    expect(new ContextCredentials().describe('registry.example.com')).toEqual({ others: [] });
+  });
+});

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../../../src/admission/review.ts';
-import type { Decision } from '../../../src/engine/decision.ts';
+import type { Decision, Finding } from '../../../src/engine/decision.ts';
 import type { EventBody, WriteResult } from '../../../src/kube/api.ts';
 import {
+  AUDITED_REASON,
   DENIED_REASON,
   denialEvent,
   EventRecorder,
+  eventNote,
+  findingEvents,
   MAX_NOTE_BYTES,
   REPORTING_CONTROLLER,
   truncateBytes,
+  WARNED_REASON,
 } from '../../../src/kube/events.ts';
 import { FakeKubeApi, silentLogger } from './fakes.ts';
 
@@ -58,8 +62,10 @@ describe('denialEvent', () => {
       type: 'Warning',
       regarding: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'prod', name: 'serve-llm' },
     });
-    expect(e?.note).toContain('creation of Deployment serve-llm');
-    expect(e?.note).toContain('DIGEST_REQUIRED');
+    // Code and reference first, once: no "modelgate refused ... modelgate refused" prefix.
+    expect(e?.note).toBe(
+      'DIGEST_REQUIRED r/m:1 (modelgate, no policy, spec.template.spec.volumes[0].image.reference): m. Fix: f',
+    );
   });
 
   it('records nothing for an allowed object, a dry run, or an object without a namespace', () => {
@@ -85,15 +91,85 @@ describe('denialEvent', () => {
       name: 'job-x-',
       uid: 'pod-uid',
     });
-    expect(e?.note).toContain('update of Pod/ephemeralcontainers');
+    expect(e?.note.startsWith('DIGEST_REQUIRED r/m:1 ')).toBe(true);
   });
 
-  it('keeps the note within 1 kB, cut on a character boundary', () => {
-    const long = { ...denied, message: `ü${'é'.repeat(2000)}` };
+  it('keeps the note within 1 kB, cut on a character boundary, the fix whole', () => {
+    const long: Decision = {
+      ...denied,
+      findings: [{ ...denied.findings[0]!, message: `ü${'é'.repeat(2000)}` }],
+    };
     const e = denialEvent(request(), long, SOURCE, NOW, 'a');
     expect(Buffer.byteLength(e!.note, 'utf8')).toBeLessThanOrEqual(MAX_NOTE_BYTES);
-    expect(e!.note.endsWith('…')).toBe(true);
+    expect(e!.note).toContain('é…');
+    expect(e!.note.endsWith('. Fix: f')).toBe(true);
+    // A refusal without findings (the server's own) shows its message, cut.
+    const bare = denialEvent(
+      request(),
+      { ...denied, message: `ü${'é'.repeat(2000)}`, findings: [] },
+      SOURCE,
+      NOW,
+      'a',
+    );
+    expect(Buffer.byteLength(bare!.note, 'utf8')).toBeLessThanOrEqual(MAX_NOTE_BYTES);
+    expect(bare!.note.endsWith('…')).toBe(true);
     expect(truncateBytes('short', 10)).toBe('short');
+  });
+});
+
+const finding = (over: Partial<Finding>): Finding => ({
+  code: 'SIGNATURE_MISSING',
+  fieldPath: 'spec.template.spec.volumes[0].image.reference',
+  reference: 'r.example/m@sha256:00',
+  policy: 'rollout',
+  mode: 'Warn',
+  message: 'no signature found',
+  fix: 'sign it',
+  ...over,
+});
+
+describe('findingEvents', () => {
+  it('records Warn findings as a ModelWarned Warning and Audit findings as a ModelAudited Normal Event', () => {
+    const d: Decision = {
+      allowed: true,
+      warnings: ['w'],
+      findings: [
+        finding({ mode: 'Warn' }),
+        finding({ mode: 'Audit', policy: 'preview', code: 'MLBOM_MISSING', fix: 'attach one' }),
+      ],
+    };
+    const events = findingEvents(request(), d);
+    expect(events.map((e) => [e.reason, e.type])).toEqual([
+      [WARNED_REASON, 'Warning'],
+      [AUDITED_REASON, 'Normal'],
+    ]);
+    expect(events[0]!.note).toBe(
+      'SIGNATURE_MISSING r.example/m@sha256:00 (modelgate policy rollout, spec.template.spec.volumes[0].image.reference): no signature found. Fix: sign it',
+    );
+    expect(events[1]!.note.startsWith('MLBOM_MISSING r.example/m@sha256:00 (modelgate policy preview')).toBe(
+      true,
+    );
+    expect(findingEvents(request({ dryRun: true }), d)).toEqual([]);
+    expect(findingEvents(request(), allowed)).toEqual([]);
+  });
+
+  it('a refusal records only its Enforce findings, as ModelRefused', () => {
+    const d: Decision = {
+      ...denied,
+      findings: [...denied.findings, finding({ mode: 'Audit' })],
+    };
+    const events = findingEvents(request(), d);
+    expect(events.map((e) => e.reason)).toEqual([DENIED_REASON]);
+    expect(events[0]!.findings.map((f) => f.code)).toEqual(['DIGEST_REQUIRED']);
+  });
+
+  it('lists further findings while they fit in 1 kB, then counts the rest', () => {
+    const many = Array.from({ length: 30 }, (_, i) => finding({ reference: `r.example/m${i}@sha256:00` }));
+    const note = eventNote(many);
+    expect(Buffer.byteLength(note, 'utf8')).toBeLessThanOrEqual(MAX_NOTE_BYTES);
+    const lines = note.split('\n');
+    expect(lines[0]!.startsWith('SIGNATURE_MISSING r.example/m0@sha256:00 ')).toBe(true);
+    expect(lines.at(-1)).toBe(`(+${30 - (lines.length - 1)} more findings)`);
   });
 });
 
@@ -193,6 +269,37 @@ describe('EventRecorder', () => {
       r.record(request({ name: `d${i}`, object: { metadata: { name: `d${i}` } } }), denied);
     await new Promise((res) => setTimeout(res, 30));
     expect(api.events).toHaveLength(2);
+    r.close();
+  });
+
+  it('writes ModelWarned and ModelAudited Events for admitted objects, deduplicated like refusals', async () => {
+    const api = new FakeKubeApi();
+    const r = new EventRecorder({ api, source: SOURCE, logger: silentLogger, seriesIntervalMs: 0 });
+    const audited: Decision = { allowed: true, warnings: [], findings: [finding({ mode: 'Audit' })] };
+    r.record(request(), audited);
+    r.record(request(), audited);
+    r.record(request(), { allowed: true, warnings: ['w'], findings: [finding({ mode: 'Warn' })] });
+    await r.idle();
+    expect(api.events.map((e) => [e.reason, e.type])).toEqual([
+      [AUDITED_REASON, 'Normal'],
+      [WARNED_REASON, 'Warning'],
+    ]);
+    r.close();
+  });
+
+  it('a refusal served from the negative cache is the same Event, though its note says until when', async () => {
+    const api = new FakeKubeApi();
+    const r = new EventRecorder({ api, source: SOURCE, logger: silentLogger, seriesIntervalMs: 0 });
+    const at = (time: string): Decision => ({
+      ...denied,
+      findings: [{ ...denied.findings[0]!, message: `m (cached refusal, re-checked after ${time})` }],
+    });
+    r.record(request(), denied);
+    r.record(request(), at('12:03:04Z'));
+    r.record(request(), at('12:03:14Z'));
+    await r.idle();
+    expect(api.events).toHaveLength(1);
+    expect(api.series.at(-1)?.series.count).toBe(3);
     r.close();
   });
 

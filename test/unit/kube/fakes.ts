@@ -5,6 +5,7 @@ import type {
   EventBody,
   EventSeries,
   KubeApi,
+  MatchCondition,
   SecretObject,
   SecretWrite,
   WebhookConfigurationView,
@@ -24,7 +25,13 @@ export class FakeKubeApi implements KubeApi {
   readonly secrets = new Map<string, StoredSecret>();
   readonly configMaps = new Map<string, ConfigMapObject>();
   readonly serviceAccounts = new Map<string, string[]>();
-  webhook: { uid: string; webhooks: { name: string; caBundle?: string }[] } | undefined;
+  webhook:
+    | {
+        uid: string;
+        resourceVersion?: string;
+        webhooks: { name: string; caBundle?: string; matchConditions?: MatchCondition[] }[];
+      }
+    | undefined;
   readonly statuses: { name: string; status: unknown }[] = [];
   readonly events: EventBody[] = [];
   readonly series: { namespace: string; name: string; series: EventSeries }[] = [];
@@ -99,7 +106,38 @@ export class FakeKubeApi implements KubeApi {
 
   async readWebhookConfiguration(_name: string): Promise<WebhookConfigurationView | undefined> {
     this.#count('readWebhookConfiguration');
-    return this.webhook && { uid: this.webhook.uid, webhooks: this.webhook.webhooks.map((w) => ({ ...w })) };
+    return (
+      this.webhook && {
+        uid: this.webhook.uid,
+        ...(this.webhook.resourceVersion !== undefined
+          ? { resourceVersion: this.webhook.resourceVersion }
+          : {}),
+        webhooks: this.webhook.webhooks.map((w) => ({
+          ...w,
+          ...(w.matchConditions ? { matchConditions: w.matchConditions.map((c) => ({ ...c })) } : {}),
+        })),
+      }
+    );
+  }
+
+  async setWebhookMatchConditions(
+    _name: string,
+    resourceVersion: string | undefined,
+    webhooks: readonly {
+      readonly index: number;
+      readonly name: string;
+      readonly matchConditions: readonly MatchCondition[];
+    }[],
+  ): Promise<WriteResult> {
+    this.#count('setWebhookMatchConditions');
+    if (this.webhook === undefined) return 'gone';
+    if (resourceVersion !== undefined && this.webhook.resourceVersion !== resourceVersion) return 'conflict';
+    if (webhooks.some((w) => this.webhook!.webhooks[w.index]?.name !== w.name)) return 'conflict';
+    for (const w of webhooks) {
+      this.webhook.webhooks[w.index]!.matchConditions = w.matchConditions.map((c) => ({ ...c }));
+    }
+    if (this.webhook.resourceVersion !== undefined) this.webhook.resourceVersion = String(this.#rv++);
+    return 'done';
   }
 
   async setWebhookCaBundle(

@@ -11,13 +11,13 @@ function policy(name: string, spec: unknown, generation = 1, uid = `uid-${name}`
   };
 }
 
-const GOOD = { models: ['registry.example.com/models/**'] };
+const GOOD = { models: ['registry.example.com/models/**'], signatures: { required: false } };
 
 describe('PolicyStore', () => {
   it('refuses both policies that carry the same uid: they govern what they would, as POLICY_INVALID', () => {
     const store = new PolicyStore();
     store.upsert(policy('a', GOOD, 1, 'same'));
-    store.upsert(policy('b', { models: ['registry.example.com/other/**'] }, 1, 'same'));
+    store.upsert(policy('b', { ...GOOD, models: ['registry.example.com/other/**'] }, 1, 'same'));
     store.upsert(policy('c', GOOD, 1, 'own'));
     const snap = store.snapshot();
     expect(snap.policies.map((p) => p.name)).toEqual(['c']);

@@ -26,9 +26,63 @@ describe('validateModelPolicy', () => {
       apiVersion: 'modelgate.dev/v1alpha1',
       kind: 'ModelPolicy',
       metadata: { name: 'p' },
-      spec: { models: ['r.example/**'] },
+      spec: { models: ['r.example/**'], signatures: { required: false } },
     });
-    expect(v.ok && v.policy.spec).toEqual({ models: ['r.example/**'], mode: 'Enforce', requireDigest: true });
+    expect(v.ok && v.policy.spec).toEqual({
+      models: ['r.example/**'],
+      signatures: { required: false, threshold: 1 },
+      mode: 'Enforce',
+      requireDigest: true,
+    });
+  });
+
+  describe('a policy says what signatures it requires', () => {
+    const lint = (spec: Record<string, unknown>) => {
+      const v = validateModelPolicy({
+        apiVersion: 'modelgate.dev/v1alpha1',
+        kind: 'ModelPolicy',
+        metadata: { name: 'p' },
+        spec: { models: ['r.example/**'], ...spec },
+      });
+      return v.ok ? [] : v.errors;
+    };
+    const authority = { name: 'a', keyless: { issuer: 'https://issuer.example', subject: 'me@example.com' } };
+
+    it('refuses a policy without signatures, saying how to write either form', () => {
+      const errors = lint({});
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.path).toBe('spec.signatures');
+      expect(errors[0]!.message).toContain('signatures: {required: false}');
+      expect(errors[0]!.message).toContain('authorities');
+    });
+
+    it('refuses signatures that require a signature (the default) but name no authority', () => {
+      for (const signatures of [{}, { required: true }, { threshold: 1 }]) {
+        const errors = lint({ signatures });
+        expect(errors.map((e) => e.path)).toEqual(['spec.signatures.authorities']);
+        expect(errors[0]!.message).toMatch(
+          /required is true \(the default\).*signatures: \{required: false\}/,
+        );
+      }
+    });
+
+    it('refuses authorities or allowUnsignedFiles under required: false', () => {
+      const errors = lint({
+        signatures: { required: false, authorities: [authority], allowUnsignedFiles: ['README.md'] },
+      });
+      expect(errors.map((e) => e.path).sort()).toEqual([
+        'spec.signatures.allowUnsignedFiles',
+        'spec.signatures.authorities',
+      ]);
+    });
+
+    it('accepts either form, and signedBy needs authorities', () => {
+      expect(lint({ signatures: { required: false } })).toEqual([]);
+      expect(lint({ signatures: { authorities: [authority] } })).toEqual([]);
+      expect(
+        lint({ signatures: { required: false }, mlbom: { signedBy: ['a'] } }).map((e) => e.path),
+      ).toEqual(['spec.mlbom.signedBy[0]']);
+    });
   });
 
   const docs = parseAllDocuments(fixture('invalid.yaml')).map((d) => d.toJS() as Record<string, any>);
@@ -107,11 +161,30 @@ describe('compilePolicy', () => {
       apiVersion: 'modelgate.dev/v1alpha1',
       kind: 'ModelPolicy',
       metadata: { name: 'p' },
-      spec,
+      spec: { signatures: { required: false }, ...spec },
     });
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
     return compilePolicy(v.policy);
   };
+
+  it('compiles signatures: {required: false} to exactly what an absent section compiled to', () => {
+    const explicit = compile({ models: ['r.example/**'] });
+    expect(explicit.spec.signatures).toBeUndefined();
+    const absent = compilePolicy({
+      apiVersion: 'modelgate.dev/v1alpha1',
+      kind: 'ModelPolicy',
+      metadata: { name: 'p' },
+      spec: { models: ['r.example/**'], mode: 'Enforce', requireDigest: true },
+    });
+    expect(explicit.contentKey).toBe(absent.contentKey);
+    expect(explicit.spec).toEqual(absent.spec);
+    const signed = compile({
+      models: ['r.example/**'],
+      signatures: { authorities: [{ name: 'a', keyless: { issuer: 'https://i.example', subject: 's' } }] },
+    });
+    expect(signed.spec.signatures?.required).toBe(true);
+    expect(signed.contentKey).not.toBe(explicit.contentKey);
+  });
 
   it('matches namespaces by glob and selector; unknown labels apply the policy (fail closed)', () => {
     const p = compile({

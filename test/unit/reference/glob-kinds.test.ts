@@ -168,7 +168,7 @@ describe('policy lint reports invalid globs with their path', () => {
     apiVersion: 'modelgate.dev/v1alpha1',
     kind: 'ModelPolicy',
     metadata: { name: 'p' },
-    spec: { models: ['h.io/**'], ...spec },
+    spec: { models: ['h.io/**'], signatures: { required: false }, ...spec },
   });
   const key = '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----';
 
@@ -251,7 +251,11 @@ describe('matching cost is bounded by pattern x input, counted in steps', () => 
       apiVersion: 'modelgate.dev/v1alpha1',
       kind: 'ModelPolicy',
       metadata: { name: 'p' },
-      spec: { models: ['h.io/**'], match: { namespaces: ['*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b'] } },
+      spec: {
+        models: ['h.io/**'],
+        signatures: { required: false },
+        match: { namespaces: ['*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b'] },
+      },
     });
     expect(v.ok).toBe(true);
     if (!v.ok) return;

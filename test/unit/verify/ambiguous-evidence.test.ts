@@ -148,7 +148,7 @@ describe('ML-BOM referrers the registry serves but that cannot be read', () => {
       },
     };
   }
-  const p = () => policyWith({ signatures: undefined, mlbom: { required: true } });
+  const p = () => policyWith({ signatures: { required: false }, mlbom: { required: true } });
 
   it('an ambiguous CycloneDX referrer manifest is ARTIFACT_AMBIGUOUS, not REGISTRY_ERROR', async () => {
     const r = await checkMlBom()(refusedReferrer('ARTIFACT_AMBIGUOUS', CDX), p(), signal);

@@ -125,7 +125,7 @@ describe('a trusted root with an undated key or CA', () => {
     expect(() => parseTrustedRoot(text, 'configmap:a/b/c')).toThrow(names);
   });
 
-  it('makes the authorities that name it unavailable, and their signatures SIGNATURE_INVALID', async () => {
+  it('makes the authorities that name it unavailable: TRUST_UNAVAILABLE, naming the ConfigMap to fix', async () => {
     const undated = without((r) => delete r.tlogs[0]!.publicKey.validFor);
     const trust = await new TrustCache({ trustedRoots: { trustedRoot: async () => undated } }).forPolicy(
       withPrivateRoot(),
@@ -136,7 +136,8 @@ describe('a trusted root with an undated key or CA', () => {
       reason: expect.stringMatching(/gives no validFor\.start for tlogs\[0\]/),
     });
     const r = await verifier(() => undated).check(await keySigned(rekor), withPrivateRoot(), signal);
-    expect(r.failures.map((f) => f.code)).toEqual(['SIGNATURE_INVALID']);
+    expect(r.failures.map((f) => f.code)).toEqual(['TRUST_UNAVAILABLE']);
+    expect(r.failures[0]!.fix).toMatch(/valid Sigstore trusted_root\.json under key .* of ConfigMap /);
   });
 
   it('accepts a root whose keys and CAs are all dated', () => {

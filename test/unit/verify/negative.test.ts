@@ -268,7 +268,7 @@ const CASES: [string, ReasonCode, () => Promise<Case>][] = [
   ],
   [
     'key authority whose Secret cannot be read (no Secret source): fails closed',
-    'SIGNATURE_INVALID',
+    'TRUST_UNAVAILABLE',
     async () => {
       const { e } = await withReferrer((d) => dsseBundle(key, cosignStatement(d)))();
       return {
@@ -671,7 +671,7 @@ const CASES: [string, ReasonCode, () => Promise<Case>][] = [
   ],
   [
     'keyless authority whose trusted-root ConfigMap cannot be read (no source): fails closed',
-    'SIGNATURE_INVALID',
+    'TRUST_UNAVAILABLE',
     async () => {
       const { e } = await withReferrer((d) => mock.dsse(ID, json(cosignStatement(d))))();
       return { e, p: policy({ authorities: [keyless()] }) };
