@@ -8,8 +8,9 @@
  * Usage: npm run bench -- policies [--policies 1000] [--refs 10] [--iterations 20000]
  */
 import { CachingVerifier } from '../src/engine/caching-verifier.ts';
-import { Engine, type PolicySnapshot } from '../src/engine/engine.ts';
+import { Engine } from '../src/engine/engine.ts';
 import type { CompiledPolicy } from '../src/policy/compile.ts';
+import type { PolicySnapshot } from '../src/policy/snapshot.ts';
 import { podReview } from '../test/unit/engine/builders.ts';
 import { compile, intFlag, machineLine, median, printTable, quantile } from './support.ts';
 

@@ -6,7 +6,7 @@
 // refused before any registry call (DIGEST_REQUIRED, POLICY_INVALID, MODEL_UNGOVERNED).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REASON_FIX } from '../src/engine/reasons.ts';
+import { REASON_FIX } from '../src/verdict/reasons.ts';
 import type { RunningProcess } from '../test/support/process.ts';
 import { startCluster, type TestCluster } from './support/cluster.ts';
 import { helmTemplate } from './support/helm.ts';

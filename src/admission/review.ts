@@ -4,7 +4,7 @@
  */
 import type { Decision } from '../engine/decision.ts';
 import { withFix } from '../engine/message.ts';
-import { REASON_FIX, type ReasonCode } from '../engine/reasons.ts';
+import { REASON_FIX, type ReasonCode } from '../verdict/reasons.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';

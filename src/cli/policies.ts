@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { InvalidPolicy, PolicySnapshot } from '../engine/engine.ts';
 import { type CompiledPolicy, compilePolicy } from '../policy/compile.ts';
 import { type PolicyFileResult, parsePolicyYaml } from '../policy/load.ts';
+import type { InvalidPolicy, PolicySnapshot } from '../policy/snapshot.ts';
 
 export interface LoadedPolicies {
   readonly snapshot: PolicySnapshot;

@@ -6,13 +6,14 @@
  */
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { ModelReference } from '../reference/reference.ts';
+import type { CheckFailure, CheckOutcome } from '../verdict/outcome.ts';
+import type { ReasonCode } from '../verdict/reasons.ts';
 import { Coalescer } from './coalesce.ts';
-import type { CheckFailure, CheckOutcome, ModelVerifier } from './engine.ts';
+import type { ModelVerifier } from './engine.ts';
 import { KeyedLimiter, QueueFullError } from './limiter.ts';
 import { type EvictionReason, TtlLru } from './lru.ts';
 import { clause } from './message.ts';
 import type { CacheName, VerificationMetrics } from './metrics.ts';
-import type { ReasonCode } from './reasons.ts';
 import { registryFailure } from './registry-verifier.ts';
 
 /**

@@ -1,6 +1,5 @@
-import type { ReasonCode } from './reasons.ts';
-
-export type PolicyMode = 'Enforce' | 'Warn' | 'Audit';
+import type { PolicyMode } from '../policy/schema.ts';
+import type { ReasonCode } from '../verdict/reasons.ts';
 
 /** One failed check of one model reference, as a policy judged it. */
 export interface Finding {

@@ -1,17 +1,19 @@
 import type { CompiledPolicy } from '../policy/compile.ts';
-import type { PolicyError } from '../policy/validate.ts';
+import type { PolicyMode } from '../policy/schema.ts';
+import type { PolicySnapshot } from '../policy/snapshot.ts';
 import {
   formatReference,
   type ModelReference,
   parseReference,
   repositoryOf,
 } from '../reference/reference.ts';
+import type { CheckFailure, CheckOutcome } from '../verdict/outcome.ts';
+import { REASON_FIX } from '../verdict/reasons.ts';
 import { type ExtractedReference, extractModelReferences } from '../workload/extract.ts';
 import { type GroupVersionKind, podTemplatesOf } from '../workload/podspecs.ts';
-import type { Decision, Finding, PolicyMode } from './decision.ts';
+import type { Decision, Finding } from './decision.ts';
 import { decide } from './message.ts';
 import { PolicyIndex } from './policy-index.ts';
-import { REASON_FIX, type ReasonCode } from './reasons.ts';
 
 export type UnmatchedAction = 'allow' | 'warn' | 'deny';
 
@@ -24,33 +26,6 @@ export interface AdmittedObject {
   readonly name?: string;
   readonly operation: string;
   readonly object: unknown;
-}
-
-/** A policy that failed validation. It is never applied, but the references it names are refused. */
-export interface InvalidPolicy {
-  readonly name: string;
-  readonly errors: readonly PolicyError[];
-  /** Its model globs, when those at least compiled. */
-  governs?(repository: string): boolean;
-}
-
-export interface PolicySnapshot {
-  readonly policies: readonly CompiledPolicy[];
-  readonly invalid: readonly InvalidPolicy[];
-}
-
-/** A finding before it is placed (reference, field path, mode are the engine's to add). */
-export interface CheckFailure {
-  readonly code: ReasonCode;
-  readonly message: string;
-  /** What fixes this failure, where the code's general fix (REASON_FIX) would mislead. */
-  readonly fix?: string;
-}
-
-/** The outcome of verifying one model against one policy. `report` is shown by `modelgate verify`. */
-export interface CheckOutcome {
-  readonly failures: readonly CheckFailure[];
-  readonly report?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RequestEvent } from '../oci/transport.ts';
-import { REASON_CODES } from './reasons.ts';
+import { REASON_CODES } from '../verdict/reasons.ts';
 
 /** The caches: verified decisions, refusals (kept apart and briefly), tag -> digest resolutions. */
 export type CacheName = 'decision' | 'negative' | 'tag';

@@ -1,7 +1,8 @@
 import { admitsEveryFormat, type CompiledPolicy } from '../policy/compile.ts';
 import type { ModelReference } from '../reference/reference.ts';
-import type { CheckFailure, CheckOutcome, ModelVerifier } from './engine.ts';
-import type { ReasonCode } from './reasons.ts';
+import type { CheckFailure, CheckOutcome } from '../verdict/outcome.ts';
+import type { ReasonCode } from '../verdict/reasons.ts';
+import type { ModelVerifier } from './engine.ts';
 
 export type CheckName = 'signatures' | 'formats' | 'mlbom' | 'provenance';
 

@@ -1,5 +1,5 @@
 import type { CompiledPolicy } from '../policy/compile.ts';
-import type { InvalidPolicy, PolicySnapshot } from './engine.ts';
+import type { InvalidPolicy, PolicySnapshot } from '../policy/snapshot.ts';
 import { TtlLru } from './lru.ts';
 
 /** The policies whose model globs cover one repository, in snapshot order. */

@@ -5,8 +5,9 @@ import { isRegistryError } from '../oci/errors.ts';
 import { layerTitle } from '../oci/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import { formatReference, type ModelReference } from '../reference/reference.ts';
+import type { CheckFailure, CheckOutcome } from '../verdict/outcome.ts';
 import { Coalescer } from './coalesce.ts';
-import type { CheckFailure, CheckOutcome, ModelVerifier } from './engine.ts';
+import type { ModelVerifier } from './engine.ts';
 import { CHECKS, type CheckName, unverifiable } from './pending.ts';
 
 export type EvidenceChecks = Partial<Record<CheckName, EvidenceCheck>>;

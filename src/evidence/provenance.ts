@@ -1,7 +1,8 @@
 // SLSA v1 provenance (https://slsa.dev/provenance/v1) carried by a verified in-toto attestation:
 // which builder made the model, from which source repository.
-import type { CheckFailure } from '../engine/engine.ts';
+
 import type { CompiledPolicy } from '../policy/compile.ts';
+import type { CheckFailure } from '../verdict/outcome.ts';
 import {
   type AttestationSource,
   ambiguityFailure,

@@ -1,7 +1,7 @@
-import type { CheckFailure } from '../engine/engine.ts';
 import type { Descriptor, Index, Manifest } from '../oci/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { ModelReference } from '../reference/reference.ts';
+import type { CheckFailure } from '../verdict/outcome.ts';
 
 /**
  * Reads what is stored with an artifact, in its own repository. Every read

@@ -213,15 +213,7 @@ export class ClientKubeApi implements KubeApi {
       { op: 'test', path: `/webhooks/${w.index}/name`, value: w.name },
       { op: 'add', path: `/webhooks/${w.index}/clientConfig/caBundle`, value: caBundle },
     ]);
-    // A failed `test` answers 422 (Invalid): the webhooks moved under us; the caller reads again.
-    return write(
-      () =>
-        this.#admission.patchValidatingWebhookConfiguration(
-          { name, body: ops },
-          callOptions(undefined, 'application/json-patch+json'),
-        ),
-      [422],
-    );
+    return this.#patchWebhooks(name, ops);
   }
 
   setWebhookMatchConditions(
@@ -247,7 +239,14 @@ export class ClientKubeApi implements KubeApi {
         },
       ]),
     ];
-    // A failed `test` answers 422 (Invalid): the object moved under us; the caller reads again.
+    return this.#patchWebhooks(name, ops);
+  }
+
+  /**
+   * A JSON patch of the ValidatingWebhookConfiguration whose `test` operations guard what it changes: a
+   * failed `test` answers 422 (Invalid) when the object moved under us, and the caller reads again.
+   */
+  #patchWebhooks(name: string, ops: readonly object[]): Promise<WriteResult> {
     return write(
       () =>
         this.#admission.patchValidatingWebhookConfiguration(

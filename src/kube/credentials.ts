@@ -10,7 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import type { AdmittedObject, CheckOutcome, ModelVerifier } from '../engine/engine.ts';
+import type { AdmittedObject, ModelVerifier } from '../engine/engine.ts';
 import {
   type Credential,
   type CredentialSources,
@@ -20,6 +20,7 @@ import {
 } from '../oci/credentials.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { ModelReference } from '../reference/reference.ts';
+import type { CheckOutcome } from '../verdict/outcome.ts';
 import { isRecord } from '../workload/json.ts';
 import { podTemplatesOf } from '../workload/podspecs.ts';
 import type { ClusterObjects } from './objects.ts';

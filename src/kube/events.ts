@@ -9,8 +9,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdmissionRequest } from '../admission/review.ts';
-import type { Decision, Finding, PolicyMode } from '../engine/decision.ts';
+import type { Decision, Finding } from '../engine/decision.ts';
 import { compactFinding, cutTo, utf8Bytes } from '../engine/message.ts';
+import type { PolicyMode } from '../policy/schema.ts';
 import type { EventBody, KubeApi } from './api.ts';
 
 export const REPORTING_CONTROLLER = 'modelgate.dev/admission-webhook';

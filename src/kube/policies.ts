@@ -6,9 +6,9 @@
  * KubeApi.
  */
 import type { Logger } from 'pino';
-import type { InvalidPolicy, PolicySnapshot } from '../engine/engine.ts';
 import { type CompiledPolicy, canonicalJson, compilePolicy } from '../policy/compile.ts';
 import { API_GROUP, API_VERSION, KIND } from '../policy/schema.ts';
+import type { InvalidPolicy, PolicySnapshot } from '../policy/snapshot.ts';
 import { type PolicyError, validateModelPolicy } from '../policy/validate.ts';
 import { compileGlob, validateGlob } from '../reference/glob.ts';
 import type { KubeApi } from './api.ts';

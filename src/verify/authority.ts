@@ -9,7 +9,7 @@ import { type SignedEntity, Verifier } from '@sigstore/verify';
 import type { AuthoritySpec } from '../policy/schema.ts';
 import { claimedIdentity, isDigestOnly, type ParsedBundle } from './bundle.ts';
 import { hintNotation, type KeyAlgorithm, keyFingerprint, keyHints, parsePublicKey } from './crypto.ts';
-import { type TrustContext, TrustError } from './trust.ts';
+import { type TrustContext, TrustError } from './trust-context.ts';
 
 interface AuthorityBase {
   readonly name: string;

@@ -6,8 +6,9 @@
  * decides what is read; what was read is parsed, and only verification later
  * decides what it is worth. Reads are bounded in count and size.
  */
+
+import { readReferrerManifest } from '../evidence/referrer.ts';
 import type { ArtifactEvidence } from '../evidence/types.ts';
-import { unreadableManifest } from '../oci/errors.ts';
 import { type Descriptor, isIndex, layerTitle, type Manifest, MediaType } from '../oci/types.ts';
 import {
   BUNDLE_MEDIA_TYPES,
@@ -140,19 +141,15 @@ export async function discoverSignatures(
     ...e.referrers.filter((r) => referrerKind(r) === 'inconclusive').slice(0, maxReferrers),
   ];
   const referrerJobs = toRead.map(async (r): Promise<Candidate[]> => {
-    let got: Awaited<ReturnType<typeof e.reader.manifest>>;
-    try {
-      got = await e.reader.manifest(r.digest, signal);
-    } catch (err) {
-      const why = unreadableManifest(err);
-      if (why === undefined) throw err;
+    const got = await readReferrerManifest(e, r.digest, signal);
+    if (!got.ok) {
       const source: SignatureSource = { kind: 'referrer', referrer: r.digest, blob: r.digest };
       return [
         {
           source,
           where: `referrer ${r.digest}`,
-          error: `manifest not readable: ${why.message}`,
-          ...(why.ambiguous ? { ambiguous: true } : {}),
+          error: got.message,
+          ...(got.ambiguous ? { ambiguous: true } : {}),
         },
       ];
     }

@@ -9,10 +9,10 @@ export type { CompiledAuthority } from './authority.ts';
 export { type LegacyTagFetcher, legacyTagFetcher } from './legacy.ts';
 export { createSignatureCheck, SignatureVerifier, type SignatureVerifierOptions } from './signatures.ts';
 export {
-  type ObjectKeyRef,
   publicGoodTrustedRoot,
   type SecretSource,
   TrustCache,
   type TrustedRootSource,
   type TrustOptions,
 } from './trust.ts';
+export type { ObjectKeyRef } from './trust-context.ts';

@@ -8,11 +8,12 @@
  * Authorities are then matched to signers one to one, so that one signer (a
  * key, or a keyless identity) never counts for two authorities.
  */
-import type { CheckFailure } from '../engine/engine.ts';
+
 import type { ArtifactEvidence, CheckResult, EvidenceCheck } from '../evidence/types.ts';
 import { layerTitle } from '../oci/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import { compileFileGlobs } from '../reference/glob.ts';
+import type { CheckFailure } from '../verdict/outcome.ts';
 import type { AttestationSource, VerifiedStatement } from './attestations.ts';
 import { type CompiledAuthority, type SignerVerdict, verifySigner } from './authority.ts';
 import { type Binding, bindCandidate, type Coverage } from './binding.ts';

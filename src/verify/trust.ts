@@ -15,13 +15,12 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, toTrustMaterial } from '@sigstore/verify';
 import { type CompiledPolicy, canonicalJson } from '../policy/compile.ts';
 import { type CompiledAuthority, compileAuthority } from './authority.ts';
-
-/** A key of a ConfigMap or Secret, as a ModelPolicy names it. */
-export interface ObjectKeyRef {
-  readonly namespace: string;
-  readonly name: string;
-  readonly key: string;
-}
+import {
+  type ObjectKeyRef,
+  type TrustContext,
+  TrustError,
+  type TrustedRootMaterial,
+} from './trust-context.ts';
 
 /** Reads a trusted_root.json held in a ConfigMap (implemented by src/kube). */
 export interface TrustedRootSource {
@@ -46,15 +45,6 @@ export interface TrustOptions {
   readonly retryUnavailableMs?: number;
   /** The clock, for tests. */
   readonly now?: () => number;
-}
-
-/** A parsed trusted root, ready for `@sigstore/verify`. */
-export interface TrustedRootMaterial {
-  /** Where it came from, for messages: `public-good`, `file:/path`, `configmap:ns/name/key`. */
-  readonly origin: string;
-  /** `sha256:<hex>` of the trusted_root.json text it was parsed from. */
-  readonly digest: string;
-  readonly material: TrustMaterial;
 }
 
 /** The authorities and threshold of one policy's content, with the material they were built from. */
@@ -84,15 +74,6 @@ export function unavailableTrust(t: PolicyTrust): string | undefined {
     a.kind === 'unavailable' ? [`authority ${a.name}: ${a.reason}. Fix: ${a.fix}`] : [],
   );
   return parts.length > 0 ? parts.join('; ') : undefined;
-}
-
-export class TrustError extends Error {
-  readonly fix: string | undefined;
-  constructor(message: string, options?: { cause?: unknown; fix?: string }) {
-    super(message, options);
-    this.name = 'TrustError';
-    this.fix = options?.fix;
-  }
 }
 
 /** The fix carried by an error from a source (kube's ObjectAccessError carries one), if any. */
@@ -207,15 +188,6 @@ function withFix<T>(parse: () => T, fix: string): T {
 
 function sha256(text: string): string {
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
-
-/** Where the trust material of one policy generation comes from while it is compiled. */
-export interface TrustContext {
-  trustedRoot(
-    ref: { configMapRef?: ObjectKeyRef; file?: string } | undefined,
-    signal: AbortSignal,
-  ): Promise<TrustedRootMaterial>;
-  secret(ref: ObjectKeyRef, signal: AbortSignal): Promise<string>;
 }
 
 interface Entry {

@@ -1,5 +1,5 @@
-import type { CheckFailure } from '../../engine/engine.ts';
 import { admitsEveryFormat, type CompiledPolicy } from '../../policy/compile.ts';
+import type { CheckFailure } from '../../verdict/outcome.ts';
 import { printable } from '../bytes.ts';
 import type { ArtifactEvidence, CheckResult, EvidenceCheck } from '../types.ts';
 import { type ClassifyOptions, classifyArtifact } from './classify.ts';

@@ -1,5 +1,5 @@
-import type { CheckFailure } from '../../engine/engine.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
+import type { CheckFailure } from '../../verdict/outcome.ts';
 import { type AttestationSource, ambiguityFailure } from '../attestations.ts';
 import { weightLayers } from '../formats/classify.ts';
 import { layerName } from '../formats/hints.ts';

@@ -1,7 +1,6 @@
 // Where an ML-BOM can be: a referrer of the artifact (oras attach --artifact-type
 // application/vnd.cyclonedx+json), a layer of the artifact itself, or the predicate of a verified
 // in-toto attestation (cosign attest --type cyclonedx).
-import { unreadableManifest } from '../../oci/errors.ts';
 import { isStrictJsonError, knownFields, parseStrictJson } from '../../oci/strict-json.ts';
 import type { Descriptor } from '../../oci/types.ts';
 import { MediaType } from '../../oci/types.ts';
@@ -10,6 +9,7 @@ import { type AttestationSource, PREDICATE_CYCLONEDX, predicateFor } from '../at
 import { printable } from '../bytes.ts';
 import { layerEntries } from '../formats/classify.ts';
 import { baseMediaType, CYCLONEDX_JSON, layerName } from '../formats/hints.ts';
+import { readReferrerManifest } from '../referrer.ts';
 import type { ArtifactEvidence } from '../types.ts';
 import { CYCLONEDX_FIELD_NAMES } from './fields.ts';
 
@@ -111,16 +111,11 @@ export async function findStoredBoms(e: ArtifactEvidence, signal: AbortSignal): 
       }
       read++;
     }
-    let got: Awaited<ReturnType<typeof e.reader.manifest>>;
-    try {
-      got = await e.reader.manifest(r.digest, signal);
-    } catch (err) {
-      // Anyone who can push can attach a referrer: one that cannot be read is not the artifact's failure.
-      const why = unreadableManifest(err);
-      if (why === undefined) throw err;
-      const what = `referrer ${short(r.digest)}: manifest not readable: ${why.message}`;
+    const got = await readReferrerManifest(e, r.digest, signal);
+    if (!got.ok) {
+      const what = `referrer ${short(r.digest)}: ${got.message}`;
       // Typed as CycloneDX or typed as nothing (ggcr lists oras attachments so): it may be the ML-BOM.
-      if (why.ambiguous) ambiguous.push(what);
+      if (got.ambiguous) ambiguous.push(what);
       else notes.push(what);
       continue;
     }

@@ -1,6 +1,7 @@
 // The ML-BOM rules, on a parsed (and schema-valid) CycloneDX document. Pure: no I/O.
-import type { CheckFailure } from '../../engine/engine.ts';
+
 import { parseDigest } from '../../oci/digest.ts';
+import type { CheckFailure } from '../../verdict/outcome.ts';
 import { printable } from '../bytes.ts';
 import { validateCycloneDx } from './schema.ts';
 

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAdmissionServer } from '../../../src/admission/server.ts';
 import type { Decision } from '../../../src/engine/decision.ts';
-import { REASON_FIX } from '../../../src/engine/reasons.ts';
+import { REASON_FIX } from '../../../src/verdict/reasons.ts';
 import { ALLOW, deny, review, UID, warn } from '../../unit/admission/builders.ts';
 import { metric, type Reply, sendRequest, startTestServer, type TestServer } from './harness.ts';
 

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REASON_CODES } from '../../../src/engine/reasons.ts';
+import { REASON_CODES } from '../../../src/verdict/reasons.ts';
 import { runCli } from '../../support/cli.ts';
 import { type FakeServer, startFakeServer } from '../../support/fake-server.ts';
 import { podReview, startServe } from '../../support/serve.ts';

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REASON_FIX } from '../../../src/engine/reasons.ts';
+import { REASON_FIX } from '../../../src/verdict/reasons.ts';
 import { startRegistry, type TestRegistry } from '../../support/registries.ts';
 import { podReview, type ServeProcess, sample, startServe } from '../../support/serve.ts';
 import {

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REASON_CODES } from '../../../src/engine/reasons.ts';
+import { REASON_CODES } from '../../../src/verdict/reasons.ts';
 import { type FakeServer, sendJson, startFakeServer } from '../../support/fake-server.ts';
 import { type ServeProcess, startServe } from '../../support/serve.ts';
 

@@ -4,12 +4,12 @@
 // secrets that were tried (by namespace/name, never their content) or says none was configured. The code
 // stays REGISTRY_ERROR (a contract): only the fix tells the cases apart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckFailure } from '../../../src/engine/engine.ts';
 import { RegistryVerifier, registryFailure } from '../../../src/engine/registry-verifier.ts';
 import { AdmissionContext, ContextCredentials, PullSecretVerifier } from '../../../src/kube/credentials.ts';
 import { ClusterObjects } from '../../../src/kube/objects.ts';
 import { RegistryClient } from '../../../src/oci/client.ts';
 import { RegistryError } from '../../../src/oci/errors.ts';
+import type { CheckFailure } from '../../../src/verdict/outcome.ts';
 import { Oras, type Pushed } from '../../support/oras.ts';
 import {
   type RegistryAuth,

@@ -8,7 +8,8 @@ import {
   observeAdmission,
   REQUESTS_TOTAL,
 } from '../../../src/admission/metrics.ts';
-import type { Decision, Finding, PolicyMode } from '../../../src/engine/decision.ts';
+import type { Decision, Finding } from '../../../src/engine/decision.ts';
+import type { PolicyMode } from '../../../src/policy/schema.ts';
 
 const finding = (
   mode: PolicyMode,

@@ -14,7 +14,7 @@ import {
   type ReviewParse,
   serverDenial,
 } from '../../../src/admission/review.ts';
-import { REASON_FIX } from '../../../src/engine/reasons.ts';
+import { REASON_FIX } from '../../../src/verdict/reasons.ts';
 import { ALLOW, deny, finding, pod, review, UID, warn } from './builders.ts';
 
 function failure(parse: ReviewParse): { error: string; uid?: string } {

@@ -1,12 +1,8 @@
-import type {
-  AdmittedObject,
-  ModelVerifier,
-  PolicySnapshot,
-  UnmatchedAction,
-} from '../../../src/engine/engine.ts';
+import type { AdmittedObject, ModelVerifier, UnmatchedAction } from '../../../src/engine/engine.ts';
 import { Engine } from '../../../src/engine/engine.ts';
 import { offlineVerifier } from '../../../src/engine/pending.ts';
 import { compilePolicy } from '../../../src/policy/compile.ts';
+import type { PolicySnapshot } from '../../../src/policy/snapshot.ts';
 import { validateModelPolicy } from '../../../src/policy/validate.ts';
 
 export const DIGEST = `sha256:${'a'.repeat(64)}`;

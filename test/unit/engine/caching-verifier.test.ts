@@ -1,12 +1,13 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CachingVerifier, type CachingVerifierOptions } from '../../../src/engine/caching-verifier.ts';
-import type { CheckOutcome, ModelVerifier } from '../../../src/engine/engine.ts';
+import type { ModelVerifier } from '../../../src/engine/engine.ts';
 import { createVerificationMetrics } from '../../../src/engine/metrics.ts';
-import type { ReasonCode } from '../../../src/engine/reasons.ts';
 import { RegistryError } from '../../../src/oci/errors.ts';
 import type { CompiledPolicy } from '../../../src/policy/compile.ts';
 import type { ModelReference } from '../../../src/reference/reference.ts';
+import type { CheckOutcome } from '../../../src/verdict/outcome.ts';
+import type { ReasonCode } from '../../../src/verdict/reasons.ts';
 import { engine, podReview, policy } from './builders.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;

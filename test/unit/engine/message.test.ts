@@ -11,7 +11,7 @@ import {
   utf8Bytes,
   withFix,
 } from '../../../src/engine/message.ts';
-import { REASON_CODES, REASON_FIX } from '../../../src/engine/reasons.ts';
+import { REASON_CODES, REASON_FIX } from '../../../src/verdict/reasons.ts';
 
 const finding = (over: Partial<Finding> = {}): Finding => ({
   code: 'SIGNATURE_MISSING',

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Engine, type PolicySnapshot } from '../../../src/engine/engine.ts';
+import { Engine } from '../../../src/engine/engine.ts';
 import { PolicyIndex } from '../../../src/engine/policy-index.ts';
+import type { PolicySnapshot } from '../../../src/policy/snapshot.ts';
 import { DIGEST, podReview, policy } from './builders.ts';
 
 const segment = fc.constantFrom('a', 'b', 'team-1', 'team-2', 'models');

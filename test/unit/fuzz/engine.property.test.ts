@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseAdmissionReview } from '../../../src/admission/review.ts';
 import { CachingVerifier } from '../../../src/engine/caching-verifier.ts';
 import type { Decision } from '../../../src/engine/decision.ts';
-import { type CheckOutcome, Engine, type ModelVerifier } from '../../../src/engine/engine.ts';
+import { Engine, type ModelVerifier } from '../../../src/engine/engine.ts';
 import type { CompiledPolicy } from '../../../src/policy/compile.ts';
 import type { ModelReference } from '../../../src/reference/reference.ts';
+import type { CheckOutcome } from '../../../src/verdict/outcome.ts';
 import { policy } from '../engine/builders.ts';
 import { hostileValue, mutatedJson } from './mutate.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AdmittedObject, CheckOutcome, ModelVerifier } from '../../../src/engine/engine.ts';
+import type { AdmittedObject, ModelVerifier } from '../../../src/engine/engine.ts';
 import {
   AdmissionContext,
   ContextCredentials,
@@ -10,6 +10,7 @@ import { ClusterObjects } from '../../../src/kube/objects.ts';
 import { StaticCredentialStore } from '../../../src/oci/credentials.ts';
 import type { CompiledPolicy } from '../../../src/policy/compile.ts';
 import type { ModelReference } from '../../../src/reference/reference.ts';
+import type { CheckOutcome } from '../../../src/verdict/outcome.ts';
 import { FakeKubeApi, silentLogger } from './fakes.ts';
 
 const podSpec = {

@@ -1,7 +1,8 @@
 // Messages show a keyless subjectRegExp as the operator wrote it, not wrapped in the anchors it is applied with.
 import { describe, expect, it } from 'vitest';
 import { compileAuthority } from '../../../src/verify/authority.ts';
-import { publicGoodTrustedRoot, type TrustContext } from '../../../src/verify/trust.ts';
+import { publicGoodTrustedRoot } from '../../../src/verify/trust.ts';
+import type { TrustContext } from '../../../src/verify/trust-context.ts';
 
 const ctx: TrustContext = {
   trustedRoot: async () => publicGoodTrustedRoot(),

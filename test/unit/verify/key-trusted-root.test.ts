@@ -3,7 +3,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateModelPolicy } from '../../../src/policy/validate.ts';
 import { SignatureVerifier } from '../../../src/verify/signatures.ts';
-import { parseTrustedRoot, TrustCache, TrustError } from '../../../src/verify/trust.ts';
+import { parseTrustedRoot, TrustCache } from '../../../src/verify/trust.ts';
+import { TrustError } from '../../../src/verify/trust-context.ts';
 import {
   artifact,
   attach,

@@ -3,9 +3,9 @@
 // private mock Sigstore (CA + CT log + transparency log), and the real public-good bundle.
 import { createHash, sign as nodeSign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ReasonCode } from '../../../src/engine/reasons.ts';
 import type { ArtifactEvidence } from '../../../src/evidence/types.ts';
 import type { CompiledPolicy } from '../../../src/policy/compile.ts';
+import type { ReasonCode } from '../../../src/verdict/reasons.ts';
 import { SignatureVerifier, type SignatureVerifierOptions } from '../../../src/verify/signatures.ts';
 import {
   artifact,
@@ -81,6 +81,22 @@ function modelSigned(
 const key = ecKey();
 const otherKey = ecKey();
 
+/** A model with a legacy `.sig` tag whose one layer is `payload`, validly signed with `key`. */
+function legacyCase(payload: (digest: string) => Buffer): Case {
+  const repo = new MemoryRepo();
+  const a = artifact(repo, [repo.phantom('model.safetensors', 'w')]);
+  const bytes = payload(a.digest);
+  const layer = repo.blob(bytes, 'application/vnd.dev.cosign.simplesigning.v1+json', {
+    'dev.cosignproject.cosign/signature': nodeSign('sha256', bytes, key.privateKey).toString('base64'),
+  });
+  const manifest = { schemaVersion: 2 as const, config: layer, layers: [layer] };
+  return {
+    e: evidence(repo, a),
+    p: policy({ authorities: [keyAuthority('k', key.pem)] }),
+    opts: { legacyTags: async () => ({ tag: 't.sig', digest: sha256('m'), manifest }) },
+  };
+}
+
 /** An artifact with one weights layer and these raw bundle bytes attached as a referrer. */
 function withRawReferrer(bytes: (digest: string) => Buffer) {
   const repo = new MemoryRepo();
@@ -148,27 +164,17 @@ const CASES: [string, ReasonCode, () => Promise<Case>][] = [
   [
     'legacy simple-signing payload for another digest',
     'SIGNATURE_INVALID',
-    async () => {
-      const repo = new MemoryRepo();
-      const a = artifact(repo, [repo.phantom('model.safetensors', 'w')]);
-      const payload = json({
-        critical: {
-          identity: { 'docker-reference': 'x' },
-          image: { 'docker-manifest-digest': sha256('another model') },
-          type: 'cosign container image signature',
-        },
-        optional: null,
-      });
-      const layer = repo.blob(payload, 'application/vnd.dev.cosign.simplesigning.v1+json', {
-        'dev.cosignproject.cosign/signature': nodeSign('sha256', payload, key.privateKey).toString('base64'),
-      });
-      const manifest = { schemaVersion: 2 as const, config: layer, layers: [layer] };
-      return {
-        e: evidence(repo, a),
-        p: policy({ authorities: [keyAuthority('k', key.pem)] }),
-        opts: { legacyTags: async () => ({ tag: 't.sig', digest: sha256('m'), manifest }) },
-      };
-    },
+    async () =>
+      legacyCase(() =>
+        json({
+          critical: {
+            identity: { 'docker-reference': 'x' },
+            image: { 'docker-manifest-digest': sha256('another model') },
+            type: 'cosign container image signature',
+          },
+          optional: null,
+        }),
+      ),
   ],
   [
     'legacy signature annotation that does not match the payload',
@@ -774,22 +780,12 @@ const CASES: [string, ReasonCode, () => Promise<Case>][] = [
   [
     'legacy payload naming the image twice, in two cases',
     'ARTIFACT_AMBIGUOUS',
-    async () => {
-      const repo = new MemoryRepo();
-      const a = artifact(repo, [repo.phantom('model.safetensors', 'w')]);
-      const payload = Buffer.from(
-        `{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"${a.digest}"},"Image":{"docker-manifest-digest":"${sha256('other')}"},"type":"cosign container image signature"},"optional":null}`,
-      );
-      const layer = repo.blob(payload, 'application/vnd.dev.cosign.simplesigning.v1+json', {
-        'dev.cosignproject.cosign/signature': nodeSign('sha256', payload, key.privateKey).toString('base64'),
-      });
-      const manifest = { schemaVersion: 2 as const, config: layer, layers: [layer] };
-      return {
-        e: evidence(repo, a),
-        p: policy({ authorities: [keyAuthority('k', key.pem)] }),
-        opts: { legacyTags: async () => ({ tag: 't.sig', digest: sha256('m'), manifest }) },
-      };
-    },
+    async () =>
+      legacyCase((digest) =>
+        Buffer.from(
+          `{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"${digest}"},"Image":{"docker-manifest-digest":"${sha256('other')}"},"type":"cosign container image signature"},"optional":null}`,
+        ),
+      ),
   ],
   [
     'threshold 2: one valid signature, the second authority only in an ambiguous bundle',

@@ -1,9 +1,9 @@
 // Trust material that cannot be had is the operator's problem, and says so: every cause gives
 // TRUST_UNAVAILABLE (never SIGNATURE_INVALID with "re-sign the model") and a fix naming what to change.
 import { describe, expect, it } from 'vitest';
-import { REASON_FIX } from '../../../src/engine/reasons.ts';
 import type { KubeApi } from '../../../src/kube/api.ts';
 import { ClusterObjects } from '../../../src/kube/objects.ts';
+import { REASON_FIX } from '../../../src/verdict/reasons.ts';
 import { SignatureVerifier, type SignatureVerifierOptions } from '../../../src/verify/signatures.ts';
 import { unavailableTrust } from '../../../src/verify/trust.ts';
 import { FakeKubeApi } from '../kube/fakes.ts';

@@ -2,12 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  parseTrustedRoot,
-  publicGoodTrustedRoot,
-  TrustCache,
-  TrustError,
-} from '../../../src/verify/trust.ts';
+import { parseTrustedRoot, publicGoodTrustedRoot, TrustCache } from '../../../src/verify/trust.ts';
+import { TrustError } from '../../../src/verify/trust-context.ts';
 import { ecKey, keyAuthority, policy } from './builders.ts';
 import { testSigstore } from './keyless.ts';
 
