@@ -99,8 +99,19 @@ export class Engine {
 
   async #review(req: AdmittedObject, outer?: AbortSignal): Promise<Decision> {
     const what = describe(req);
-    const invalid = (message: string) =>
-      decide([place({ code: 'REQUEST_INVALID', message }, '-', 'request', undefined, 'Enforce')], what);
+    const invalid = (message: string, fieldPath = 'request', fix?: string) =>
+      decide(
+        [
+          place(
+            { code: 'REQUEST_INVALID', message, ...(fix ? { fix } : {}) },
+            '-',
+            fieldPath,
+            undefined,
+            'Enforce',
+          ),
+        ],
+        what,
+      );
 
     // Deletes and connects carry no pod spec to judge.
     if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return decide([], what);
@@ -127,9 +138,14 @@ export class Engine {
     for (const t of templates.templates) {
       const found = extractModelReferences(t, isModelImage);
       extracted.push(...found.references);
-      if (found.truncated) return invalid(found.message);
+      // The object is well formed; the pod author named more than modelgate reads: say what to shorten.
+      if (found.truncated) return invalid(found.message, found.fieldPath, found.fix);
       if (extracted.length > MAX_REFERENCES_PER_OBJECT) {
-        return invalid(`more than ${MAX_REFERENCES_PER_OBJECT} model references in one object`);
+        return invalid(
+          `more than ${MAX_REFERENCES_PER_OBJECT} model references in one object`,
+          t.specPath,
+          `name at most ${MAX_REFERENCES_PER_OBJECT} model references in one object, or split the models over several workloads`,
+        );
       }
     }
     const findings = await this.#judge(extracted, scope, outer);

@@ -52,8 +52,7 @@ export function validateModelPolicy(doc: unknown): PolicyValidation {
     spec = Value.Default(ModelPolicySpecSchema, structuredClone(doc.spec));
     const schemaErrors = [...Value.Errors(ModelPolicySpecSchema, spec)].map(describe);
     errors.push(...dedupe(schemaErrors));
-    // Cross-field rules assume the shapes are right: run them only then.
-    if (schemaErrors.length === 0) errors.push(...crossFieldErrors(spec as ModelPolicy['spec']));
+    errors.push(...crossFieldErrorsBeside(spec as ModelPolicy['spec'], schemaErrors));
   }
 
   if (errors.length > 0) return name === undefined ? { ok: false, errors } : { ok: false, name, errors };
@@ -66,6 +65,28 @@ export function validateModelPolicy(doc: unknown): PolicyValidation {
       spec: spec as ModelPolicy['spec'],
     },
   };
+}
+
+/**
+ * The cross-field rules, reported together with the schema's errors so that one lint shows every
+ * problem: an invalid `mode` must not hide a bad threshold. The rules assume the shapes are right, so
+ * a rule's finding in a section (`spec.signatures`, `spec.formats`, ...) that already has a schema
+ * error is left out (it could be a consequence of it), and a rule that cannot run on a wrong shape
+ * reports nothing.
+ */
+function crossFieldErrorsBeside(
+  spec: ModelPolicy['spec'],
+  schemaErrors: readonly PolicyError[],
+): PolicyError[] {
+  const section = (path: string) => path.split(/[.[]/).slice(0, 2).join('.');
+  const broken = new Set(schemaErrors.map((e) => section(e.path)));
+  let found: PolicyError[];
+  try {
+    found = crossFieldErrors(spec);
+  } catch {
+    return [];
+  }
+  return schemaErrors.length === 0 ? found : found.filter((e) => !broken.has(section(e.path)));
 }
 
 function describe(e: ValueError): PolicyError {

@@ -30,8 +30,11 @@ export const MODELS_ANNOTATION = 'modelgate.dev/models';
 /** Most references extracted from one pod template; every supported kind carries one template. */
 export const MAX_REFERENCES = 1000;
 
-/** Longest `modelgate.dev/models` value read, in UTF-16 code units. */
-export const MAX_ANNOTATION_LENGTH = 64 * 1024;
+/**
+ * Longest `modelgate.dev/models` value read, in UTF-16 code units: Kubernetes' own bound on all of an
+ * object's annotations together (256 KiB), so that any annotation the API server stores is read whole.
+ */
+export const MAX_ANNOTATION_LENGTH = 256 * 1024;
 
 /** Which bound stopped an extraction short. */
 export type ExtractionLimit = 'references' | 'annotationLength';
@@ -51,6 +54,8 @@ export type Extraction =
       readonly fieldPath: string;
       /** For a person: what was too large and the bound. */
       readonly message: string;
+      /** What the pod author changes so that it fits. */
+      readonly fix: string;
     };
 
 /** Containers in start order; each may name model references. */
@@ -96,7 +101,7 @@ class Collector {
   readonly #seen = new Set<string>();
   #full = false;
   /** The first bound hit; later ones change nothing the caller must do. */
-  #truncation: { limit: ExtractionLimit; fieldPath: string; message: string } | undefined;
+  #truncation: { limit: ExtractionLimit; fieldPath: string; message: string; fix: string } | undefined;
 
   /** True once the reference bound is hit: stop looking. */
   get full(): boolean {
@@ -113,6 +118,7 @@ class Collector {
         'references',
         fieldPath,
         `the pod template names more than ${MAX_REFERENCES} model references; modelgate checks at most ${MAX_REFERENCES}`,
+        `name at most ${MAX_REFERENCES} model references in one pod template (the ${MODELS_ANNOTATION} annotation, image volumes, oci:// arguments and env values together), or split the models over several workloads`,
       );
       return;
     }
@@ -120,8 +126,8 @@ class Collector {
     this.#references.push({ raw, fieldPath, source });
   }
 
-  truncate(limit: ExtractionLimit, fieldPath: string, message: string): void {
-    this.#truncation ??= { limit, fieldPath, message };
+  truncate(limit: ExtractionLimit, fieldPath: string, message: string, fix: string): void {
+    this.#truncation ??= { limit, fieldPath, message, fix };
   }
 
   result(): Extraction {
@@ -145,6 +151,7 @@ function extractAnnotation(template: PodTemplate, collector: Collector): void {
       'annotationLength',
       fieldPath,
       `the ${MODELS_ANNOTATION} annotation is ${value.length} characters long; modelgate reads at most ${MAX_ANNOTATION_LENGTH}`,
+      `shorten the ${MODELS_ANNOTATION} annotation to at most ${MAX_ANNOTATION_LENGTH} characters (Kubernetes allows 256 KiB for all annotations together), or split the models over several workloads`,
     );
     return;
   }

@@ -294,10 +294,23 @@ describe('Engine.review', () => {
     expect(d.findings[0]?.code).toBe('REQUEST_INVALID');
   });
 
-  it('refuses an object whose references exceed the bound', async () => {
+  it('refuses an object whose references exceed the bound, with a fix that says what to shorten', async () => {
     const many = Array.from({ length: 300 }, (_, i) => `r.example/m${i}@${DIGEST}`);
     const d = await engine({}).review(podReview(many));
     expect(d.findings.map((f) => f.code)).toEqual(['REQUEST_INVALID']);
+    expect(d.findings[0]!.fix).toMatch(/^name at most 256 model references in one object/);
+    expect(d.findings[0]!.fix).not.toMatch(/AdmissionReview/);
+  });
+
+  it("reads a 200 KiB models annotation (within Kubernetes' 256 KiB), refuses a longer one by name", async () => {
+    const long = (n: number) => `r.example/m@${DIGEST}${' '.repeat(n)}`;
+    const ok = await engine({}).review(podReview([long(200 * 1024)]));
+    expect(ok.findings.map((f) => f.code)).not.toContain('REQUEST_INVALID');
+    const tooLong = await engine({}).review(podReview([long(300 * 1024)]));
+    expect(tooLong.findings.map((f) => [f.code, f.fieldPath])).toEqual([
+      ['REQUEST_INVALID', "metadata.annotations['modelgate.dev/models']"],
+    ]);
+    expect(tooLong.findings[0]!.fix).toMatch(/^shorten the modelgate\.dev\/models annotation/);
   });
 
   it('lets DELETE and kinds without pods through', async () => {

@@ -235,3 +235,47 @@ describe('compilePolicy', () => {
     expect(a.governs('other.example/x')).toBe(false);
   });
 });
+
+describe('policy lint reports every error in one pass', () => {
+  it('an invalid mode does not hide the threshold, regexp and key errors of the same policy', () => {
+    const v = validateModelPolicy({
+      apiVersion: 'modelgate.dev/v1alpha1',
+      kind: 'ModelPolicy',
+      metadata: { name: 'many-errors' },
+      spec: {
+        mode: 'Enforcing',
+        models: ['registry.example.com/**'],
+        signatures: {
+          threshold: 3,
+          authorities: [
+            { name: 'ci', keyless: { issuer: 'https://issuer.example', subjectRegExp: '(unclosed' } },
+            { name: 'release', key: { pem: 'not a key' } },
+          ],
+        },
+      },
+    });
+    expect(v.ok).toBe(false);
+    const paths = v.ok ? [] : v.errors.map((e) => e.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'spec.mode',
+        'spec.signatures',
+        'spec.signatures.authorities[0].keyless.subjectRegExp',
+        'spec.signatures.authorities[1].key.pem',
+      ]),
+    );
+  });
+
+  it('a rule finding in a section with a schema error is left out (it may only follow from it)', () => {
+    const v = validateModelPolicy({
+      apiVersion: 'modelgate.dev/v1alpha1',
+      kind: 'ModelPolicy',
+      metadata: { name: 'shape' },
+      spec: { models: ['registry.example.com/**'], signatures: { threshold: 2, authorities: 'nope' } },
+    });
+    const errors = v.ok ? [] : v.errors;
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e.path.startsWith('spec.signatures'))).toBe(true);
+    expect(errors.map((e) => e.message)).not.toContain('threshold must not exceed the number of authorities');
+  });
+});

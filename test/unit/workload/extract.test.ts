@@ -92,6 +92,9 @@ describe('the modelgate.dev/models annotation', () => {
       limit: 'annotationLength',
       fieldPath: ANNOTATION_PATH,
       message: `the modelgate.dev/models annotation is ${MAX_ANNOTATION_LENGTH + 1} characters long; modelgate reads at most ${MAX_ANNOTATION_LENGTH}`,
+      fix: expect.stringMatching(
+        /^shorten the modelgate\.dev\/models annotation to at most 262144 characters/,
+      ),
       // The other sources are still read, so a denial can name them too.
       references: [{ raw: MODEL, fieldPath: 'spec.volumes[0].image.reference', source: 'imageVolume' }],
     });
