@@ -471,6 +471,14 @@ function truncateChars(s: string, max: number): string {
 }
 
 /** A denial the server makes itself (no engine finding behind it), e.g. for an unreadable request. */
+/**
+ * The answer to an AdmissionReview that cannot be read but names its uid: one for `serve` and
+ * `review`, so that both say the same thing with the same fix.
+ */
+export function invalidReviewDenial(error: string): Decision {
+  return serverDenial('REQUEST_INVALID', 400, `the AdmissionReview is not valid: ${error}`);
+}
+
 export function serverDenial(code: ReasonCode, status: number, detail: string): Decision {
   const fix = REASON_FIX[code];
   return {

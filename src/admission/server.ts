@@ -21,7 +21,13 @@ import {
   createAdmissionMetrics,
   observeAdmission,
 } from './metrics.ts';
-import { type AdmissionRequest, admissionResponse, type ReviewParse, serverDenial } from './review.ts';
+import {
+  type AdmissionRequest,
+  admissionResponse,
+  invalidReviewDenial,
+  type ReviewParse,
+  serverDenial,
+} from './review.ts';
 import { generateSelfSignedCert, LOOPBACK_DNS_NAMES, LOOPBACK_IPS } from './tls.ts';
 
 export interface AdmissionTlsOptions {
@@ -270,12 +276,7 @@ async function handleValidate(
       sendJson(res, 400, { error: `not a valid admission.k8s.io/v1 AdmissionReview: ${parsed.error}` });
     } else {
       // Answered in the AdmissionReview so that the API server shows the reason to the user.
-      const denial = serverDenial(
-        'REQUEST_INVALID',
-        400,
-        `the AdmissionReview is not valid: ${parsed.error}`,
-      );
-      sendJson(res, 200, admissionResponse(parsed.uid, denial));
+      sendJson(res, 200, admissionResponse(parsed.uid, invalidReviewDenial(parsed.error)));
     }
     observeAdmission(ctx.metrics, 'error', (performance.now() - started) / 1000);
     return;

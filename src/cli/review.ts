@@ -1,4 +1,5 @@
-import { admissionResponse, parseAdmissionReview } from '../admission/review.ts';
+import { decodeReviewBody } from '../admission/decode.ts';
+import { admissionResponse, invalidReviewDenial } from '../admission/review.ts';
 import type { ModelVerifier } from '../engine/engine.ts';
 import { EXIT, readStdin, UsageError } from './io.ts';
 import { type EngineFlags, engineFromFlags, verifierFrom } from './setup.ts';
@@ -20,23 +21,16 @@ export async function reviewCommand(flags: EngineFlags): Promise<number> {
 
 async function review(flags: EngineFlags, verifier: ModelVerifier): Promise<number> {
   const engine = engineFromFlags(flags, verifier);
-  let body: unknown;
-  try {
-    body = JSON.parse(await readStdin(MAX_INPUT));
-  } catch (err) {
-    throw new UsageError(`stdin is not a JSON AdmissionReview: ${(err as Error).message}`);
-  }
-  const parsed = parseAdmissionReview(body);
+  // The server's own decoder: the same nesting budget, JSON reading and envelope checks as `serve`.
+  const decoded = decodeReviewBody(Buffer.from(await readStdin(MAX_INPUT), 'utf8'));
+  if (decoded.kind === 'http-error')
+    throw new UsageError(`stdin is not a JSON AdmissionReview: ${decoded.message}`);
+  const parsed = decoded.parse;
   if (!parsed.ok) {
     if (parsed.uid === undefined) throw new UsageError(`not an AdmissionReview: ${parsed.error}`);
-    const denial = {
-      allowed: false,
-      status: 400,
-      message: `REQUEST_INVALID: ${parsed.error}`,
-      warnings: [],
-      findings: [],
-    };
-    process.stdout.write(`${JSON.stringify(admissionResponse(parsed.uid, denial))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(admissionResponse(parsed.uid, invalidReviewDenial(parsed.error)))}\n`,
+    );
     return EXIT.OK;
   }
   const decision = await engine.review(parsed.request);

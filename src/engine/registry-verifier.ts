@@ -1,3 +1,4 @@
+import { UnsupportedArtifactError } from '../evidence/errors.ts';
 import { gatherEvidence } from '../evidence/gather.ts';
 import type { ArtifactEvidence, EvidenceCheck } from '../evidence/types.ts';
 import type { RegistryClient } from '../oci/client.ts';
@@ -103,11 +104,14 @@ export function registryFailure(err: unknown, signal: AbortSignal, check?: strin
     // OUTBOUND_DENIED and the rest: the registry could not be used; the client's own fix where it has one.
     return { code: 'REGISTRY_ERROR', message: err.message, ...(err.fix ? { fix: err.fix } : {}) };
   }
+  if (err instanceof UnsupportedArtifactError) return { code: err.code, message: err.message };
   // Anything else thrown by a check is a bug in it: refused, and reported as such.
   if (check)
     return {
       code: 'INTERNAL_ERROR',
       message: `${check} check failed: ${(err as Error)?.message ?? String(err)}`,
     };
-  return { code: 'REGISTRY_ERROR', message: `${(err as Error)?.message ?? String(err)}${where}` };
+  // Not the registry's either: an error modelgate did not expect is its own (INTERNAL_ERROR), never
+  // a "check that the registry is reachable".
+  return { code: 'INTERNAL_ERROR', message: `${(err as Error)?.message ?? String(err)}${where}` };
 }

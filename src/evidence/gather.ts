@@ -1,6 +1,7 @@
 import type { RegistryClient } from '../oci/client.ts';
 import { type Descriptor, isIndex, type Manifest } from '../oci/types.ts';
 import type { ModelReference } from '../reference/reference.ts';
+import { UnsupportedArtifactError } from './errors.ts';
 import type { ArtifactEvidence, EvidenceReader } from './types.ts';
 
 /** Platform manifests of an index read at most; a model index with more is refused. */
@@ -42,7 +43,7 @@ export async function gatherEvidence(
     };
   }
   if (top.manifests.length > MAX_INDEX_CHILDREN) {
-    throw new Error(
+    throw new UnsupportedArtifactError(
       `index ${resolved.digest} lists ${top.manifests.length} manifests (at most ${MAX_INDEX_CHILDREN})`,
     );
   }
@@ -50,7 +51,9 @@ export async function gatherEvidence(
     top.manifests.map(async (descriptor) => {
       const child = await client.resolve(registry, repository, descriptor.digest, signal);
       if (isIndex(child.manifest))
-        throw new Error(`index ${resolved.digest} nests another index ${descriptor.digest}`);
+        throw new UnsupportedArtifactError(
+          `index ${resolved.digest} nests another index ${descriptor.digest}`,
+        );
       return { descriptor, manifest: child.manifest };
     }),
   );

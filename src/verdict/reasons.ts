@@ -13,6 +13,7 @@ export const REASON_CODES = [
   'REGISTRY_ERROR',
   'MANIFEST_DIGEST_MISMATCH',
   'ARTIFACT_AMBIGUOUS',
+  'ARTIFACT_UNSUPPORTED',
   'SIGNATURE_MISSING',
   'SIGNATURE_INVALID',
   'IDENTITY_MISMATCH',
@@ -45,6 +46,8 @@ export const REASON_FIX: Readonly<Record<ReasonCode, string>> = {
     'the registry served content that does not match its digest: do not use this registry until it is fixed',
   ARTIFACT_AMBIGUOUS:
     'rewrite the document without duplicate keys or differently-cased field names (push it again with oras or cosign) and sign the new digest',
+  ARTIFACT_UNSUPPORTED:
+    'push the model as one manifest, or as an index of at most 16 platform manifests that are not indexes themselves',
   SIGNATURE_MISSING:
     'sign the model with a key or identity the policy trusts (cosign sign / model_signing sign) and push the signature with it',
   SIGNATURE_INVALID: 're-sign the model: the stored signature does not verify against this artifact',

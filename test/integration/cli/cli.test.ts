@@ -62,7 +62,22 @@ describe('modelgate review (as a process)', () => {
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout).response;
     expect(res).toMatchObject({ uid: 'u-9', allowed: false });
-    expect(res.status.message).toContain('REQUEST_INVALID');
+    // The same answer as `serve` gives, fix included, and its cause on the wire.
+    expect(res.status.message).toMatch(
+      /^REQUEST_INVALID: the AdmissionReview is not valid: .*\. Fix: send a well-formed admission\.k8s\.io\/v1 AdmissionReview/,
+    );
+    expect(res.status.details.causes).toEqual([
+      expect.objectContaining({ reason: 'REQUEST_INVALID', field: 'request' }),
+    ]);
+  });
+
+  it("reads stdin with the server's decoder: over-deep JSON is REQUEST_INVALID with its uid, not parsed", async () => {
+    const body = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-10","object":${'['.repeat(500)}${']'.repeat(500)}}}`;
+    const r = await runCli(['review', '--policy-file', POLICIES], body);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout).response;
+    expect(res).toMatchObject({ uid: 'u-10', allowed: false });
+    expect(res.status.message).toMatch(/^REQUEST_INVALID: .*nested deeper than 128 levels/);
   });
 
   it('exits 2 for usage errors', async () => {
