@@ -150,7 +150,7 @@ export class RegistryClient {
 
   /**
    * Lists the referrers of a manifest: the referrers API (following `Link` pages, filtering by artifactType
-   * when the registry did not), or, on any non-200 answer, the `<alg>-<hex>` tag schema.
+   * when the registry did not), or, when the API is not there, the `<alg>-<hex>` tag schema.
    */
   async referrers(
     registry: string,
@@ -184,7 +184,12 @@ export class RegistryClient {
       );
       listingBudget -= res.body.length;
       if (res.status !== 200) {
-        if (page > 0) throw this.#refusal(registry, repository, url, res);
+        // A registry without the API answers 404 (or 400, 405, 501; some a 500): the tag schema is where
+        // its referrers are. 429 and 502-504 are the registry failing now (the transport already retried
+        // them): falling back would read an empty tag and report "no signature", cached as a refusal,
+        // for what is only an outage.
+        const failingNow = res.status === 429 || (res.status >= 502 && res.status <= 504);
+        if (page > 0 || failingNow) throw this.#refusal(registry, repository, url, res);
         return this.#referrersByTag(registry, repository, digest, filter, signal);
       }
       const index = parseIndex(res.body, res.headers.get('content-type'));

@@ -551,6 +551,21 @@ describe('referrers', () => {
     expect(s.requests[1]!.path).toBe(`/v2/models/m/manifests/${digestToTag(MANIFEST_DIGEST)}`);
   });
 
+  it.each([429, 502, 503, 504])(
+    'does not fall back when the API answers %i (an outage, not a missing API): REGISTRY_ERROR',
+    async (status) => {
+      const s = await serve((req, res) => {
+        if (req.url?.includes('/referrers/')) sendJson(res, status, ociError('UNAVAILABLE', 'try later'));
+        else sendJson(res, 404, ociError('MANIFEST_UNKNOWN', 'no'));
+      });
+      const { client } = clientFor([s.host], { maxRetries: 0 });
+      const err = await failure(client.referrers(s.host, 'models/m', MANIFEST_DIGEST, {}, signal()));
+      expect(err.code).toBe('REGISTRY_ERROR');
+      // The tag schema was not read: an empty tag would have said "no referrers".
+      expect(s.requests.every((r) => r.path.includes('/referrers/'))).toBe(true);
+    },
+  );
+
   it('reports no referrers when neither the API nor the tag exists', async () => {
     const s = await serve((_req, res) => sendJson(res, 404, ociError('MANIFEST_UNKNOWN', 'no')));
     const { client } = clientFor([s.host]);
