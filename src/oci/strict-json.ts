@@ -96,16 +96,11 @@ export interface StrictJsonOptions {
 
 /**
  * Map-valued fields of the documents read strictly: OCI and in-toto `annotations`, image config
- * `labels`, in-toto's `digest` set, SLSA's free-form parameters.
+ * `labels`, in-toto's `digest` set. Not SLSA's `externalParameters`: modelgate reads fields inside it
+ * (`workflow.repository`, `source`) that slsa-verifier decodes into structs, so case variants there
+ * stay refused.
  */
-export const FREE_FORM_FIELDS: ReadonlySet<string> = new Set([
-  'annotations',
-  'labels',
-  'Labels',
-  'digest',
-  'externalParameters',
-  'internalParameters',
-]);
+export const FREE_FORM_FIELDS: ReadonlySet<string> = new Set(['annotations', 'labels', 'Labels', 'digest']);
 
 export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;

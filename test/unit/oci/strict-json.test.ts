@@ -264,6 +264,16 @@ describe('map-valued fields (annotations, labels, digest sets) hold keys of the 
     expectRefused('{"Annotations":{"Size":"1"}}', 'ARTIFACT_AMBIGUOUS', 'case-variant');
   });
 
+  it('SLSA parameters are not a free map: modelgate reads fields in them that Go decodes into structs', () => {
+    const known = { known: knownFields(['externalParameters', 'workflow', 'repository', 'source']) };
+    expectRefused(
+      '{"externalParameters":{"Workflow":{"repository":"https://github.com/evil/x"}}}',
+      'ARTIFACT_AMBIGUOUS',
+      'case-variant',
+      known,
+    );
+  });
+
   it('duplicates inside a map are still refused', () => {
     expectRefused('{"annotations":{"a":"1","a":"2"}}', 'ARTIFACT_AMBIGUOUS', 'duplicate-key');
   });
